@@ -1,0 +1,56 @@
+import type { DeviceBuffer, Launch } from './kernel.js';
+
+export type BackendKind = 'webgpu' | 'cpu';
+
+/**
+ * A compiled list of launches: pipelines and bind groups (WebGPU) or resolved views (CPU) are
+ * made once by `compile`, so that `run` does no allocation.
+ */
+export interface Program {
+  readonly label: string;
+  readonly launchCount: number;
+  dispose(): void;
+}
+
+/** A host-readable copy of a device buffer, filled at the end of a `run` and read later. */
+export interface Staging {
+  readonly byteLength: number;
+  /** True from the `run` that fills it until its `read()` has resolved. */
+  readonly busy: boolean;
+  /** The bytes copied by the last `run` that named this staging buffer. */
+  read(): Promise<ArrayBuffer>;
+  dispose(): void;
+}
+
+export interface CopyOut {
+  readonly src: DeviceBuffer;
+  readonly dst: Staging;
+}
+
+/**
+ * The whole contract between the graph runtime and a device. A new backend is a folder that
+ * implements this and nothing else.
+ */
+export interface Backend {
+  readonly kind: BackendKind;
+  /** Adapter or runtime description, for logs and for the reason behind an 'auto' choice. */
+  readonly description: string;
+  /** Largest buffer this device accepts, in bytes. */
+  readonly maxBufferBytes: number;
+
+  /** A zero-filled buffer. Throws a clear error when the device is out of memory. */
+  createBuffer(byteLength: number, label: string): DeviceBuffer;
+  destroyBuffer(buffer: DeviceBuffer): void;
+  write(buffer: DeviceBuffer, data: ArrayBufferView, byteOffset?: number): void;
+  /** Reads after all work submitted so far. Slow path: tests, checkpoints, state dicts. */
+  read(buffer: DeviceBuffer, byteOffset?: number, byteLength?: number): Promise<ArrayBuffer>;
+
+  createStaging(byteLength: number, label: string): Staging;
+  compile(launches: readonly Launch[], label: string): Program;
+  /** Encodes every launch of `program` in order, then the copies, as one submit. Never waits. */
+  run(program: Program, copies?: readonly CopyOut[]): void;
+  /** Resolves when all submitted work has finished. */
+  idle(): Promise<void>;
+
+  dispose(): void;
+}
