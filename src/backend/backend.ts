@@ -22,9 +22,17 @@ export interface Staging {
   dispose(): void;
 }
 
-export interface CopyOut {
+/**
+ * A buffer-to-buffer copy encoded after a program's launches. Offsets may change from run to run
+ * without creating anything, which is how per-step records land at their slot of a ring.
+ */
+export interface Copy {
   readonly src: DeviceBuffer;
-  readonly dst: Staging;
+  readonly srcByteOffset?: number;
+  readonly dst: DeviceBuffer | Staging;
+  readonly dstByteOffset?: number;
+  /** A multiple of 4. */
+  readonly byteLength: number;
 }
 
 /**
@@ -48,9 +56,11 @@ export interface Backend {
   createStaging(byteLength: number, label: string): Staging;
   compile(launches: readonly Launch[], label: string): Program;
   /** Encodes every launch of `program` in order, then the copies, as one submit. Never waits. */
-  run(program: Program, copies?: readonly CopyOut[]): void;
+  run(program: Program, copies?: readonly Copy[]): void;
   /** Resolves when all submitted work has finished. */
   idle(): Promise<void>;
+  /** Rejects with the validation or out-of-memory errors raised so far (WebGPU reports them late). */
+  health(): Promise<void>;
 
   dispose(): void;
 }

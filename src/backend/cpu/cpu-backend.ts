@@ -1,4 +1,4 @@
-import type { Backend, CopyOut, Program, Staging } from '../backend.js';
+import type { Backend, Copy, Program, Staging } from '../backend.js';
 import type { BufferView, CpuInvocation, DeviceBuffer, ElemType, Launch, TypedArray } from '../kernel.js';
 
 interface CpuBuffer extends DeviceBuffer {
@@ -24,8 +24,8 @@ class CpuStaging implements Staging {
   constructor(readonly byteLength: number) {
     this.data = new ArrayBuffer(byteLength);
   }
-  fill(src: ArrayBuffer): void {
-    new Uint8Array(this.data).set(new Uint8Array(src, 0, this.byteLength));
+  fill(src: ArrayBuffer, srcByteOffset: number, dstByteOffset: number, byteLength: number): void {
+    new Uint8Array(this.data, dstByteOffset, byteLength).set(new Uint8Array(src, srcByteOffset, byteLength));
     this.busy = true;
   }
   async read(): Promise<ArrayBuffer> {
@@ -89,12 +89,20 @@ export class CpuBackend implements Backend {
     return new CpuProgram(label, steps);
   }
 
-  run(program: Program, copies: readonly CopyOut[] = []): void {
+  run(program: Program, copies: readonly Copy[] = []): void {
     for (const { call, launch } of (program as CpuProgram).steps) launch.kernel.cpu(call);
-    for (const c of copies) (c.dst as CpuStaging).fill((c.src as CpuBuffer).data);
+    for (const c of copies) {
+      const src = (c.src as CpuBuffer).data;
+      const srcOffset = c.srcByteOffset ?? 0;
+      const dstOffset = c.dstByteOffset ?? 0;
+      if (c.dst instanceof CpuStaging) c.dst.fill(src, srcOffset, dstOffset, c.byteLength);
+      else new Uint8Array((c.dst as CpuBuffer).data, dstOffset, c.byteLength).set(new Uint8Array(src, srcOffset, c.byteLength));
+    }
   }
 
   async idle(): Promise<void> {}
+
+  async health(): Promise<void> {}
 
   dispose(): void {}
 }

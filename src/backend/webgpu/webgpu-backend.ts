@@ -1,4 +1,4 @@
-import type { Backend, CopyOut, Program, Staging } from '../backend.js';
+import type { Backend, Copy, Program, Staging } from '../backend.js';
 import type { DeviceBuffer, Launch } from '../kernel.js';
 import { PipelineCache } from './pipelines.js';
 
@@ -203,7 +203,7 @@ export class WebGpuBackend implements Backend {
     return new GpuProgram(label, recorded, uniforms);
   }
 
-  run(program: Program, copies: readonly CopyOut[] = []): void {
+  run(program: Program, copies: readonly Copy[] = []): void {
     this.checkAlive();
     const encoder = this.device.createCommandEncoder();
     const { recorded } = program as GpuProgram;
@@ -217,11 +217,12 @@ export class WebGpuBackend implements Backend {
       pass.end();
     }
     for (const c of copies) {
-      const padded = Math.ceil(c.dst.byteLength / 4) * 4;
-      encoder.copyBufferToBuffer((c.src as GpuBuffer).gpu, 0, (c.dst as GpuStaging).buffer, 0, padded);
+      const dst = c.dst instanceof GpuStaging ? c.dst.buffer : (c.dst as GpuBuffer).gpu;
+      encoder.copyBufferToBuffer((c.src as GpuBuffer).gpu, c.srcByteOffset ?? 0, dst, c.dstByteOffset ?? 0, c.byteLength);
     }
     this.device.queue.submit([encoder.finish()]);
-    for (const c of copies) (c.dst as GpuStaging).filled();
+    const filled = new Set(copies.map((c) => c.dst).filter((d) => d instanceof GpuStaging));
+    for (const staging of filled) staging.filled();
   }
 
   idle(): Promise<void> {

@@ -1,0 +1,47 @@
+import { ADD } from './ops/arith.js';
+import { type GradIn, ONE } from './op.js';
+import type { Graph, Tensor } from './tensor.js';
+
+/**
+ * Reverse-mode differentiation: appends to `g` the nodes that compute d loss / d t for every
+ * tensor of `wrt`, walking the forward nodes backwards and summing the gradients of tensors used
+ * more than once. Returns the gradient tensor of each `wrt` entry (null when the loss does not
+ * depend on it).
+ */
+export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[]): (Tensor | null)[] {
+  if (loss.numel !== 1) throw new Error(`the loss must be a scalar, got ${loss}`);
+  const forward = g.nodes.slice();
+  const targets = new Set(wrt);
+  const leadsToTarget = new Set<Tensor>();
+  for (const node of forward) {
+    for (const out of node.outputs) {
+      if (targets.has(out) || node.inputs.some((i) => leadsToTarget.has(i))) leadsToTarget.add(out);
+    }
+  }
+
+  const grads = new Map<Tensor, GradIn>([[loss, ONE]]);
+  const accumulate = (t: Tensor, gradOut: Tensor): void => {
+    const prior = grads.get(t);
+    if (prior === undefined || prior === null) grads.set(t, gradOut);
+    else if (prior === ONE) throw new Error(`${t}: the loss is used inside the graph`);
+    else grads.set(t, g.apply(ADD, [prior, gradOut], {}, `${t.node.label}.grad_sum`)[0]!);
+  };
+
+  for (let i = forward.length - 1; i >= 0; i--) {
+    const node = forward[i]!;
+    const gradOut = node.outputs.map((o) => grads.get(o) ?? null);
+    if (gradOut.every((x) => x === null)) continue;
+    const wants = node.inputs.map((t) => leadsToTarget.has(t));
+    if (!wants.some(Boolean)) continue;
+    if (!node.op.backward) throw new Error(`${node.label}: op '${node.op.name}' has no gradient`);
+    const inputGrads = node.op.backward(g, node, gradOut, wants);
+    node.inputs.forEach((t, k) => {
+      const d = inputGrads[k];
+      if (wants[k] && d) accumulate(t, d);
+    });
+  }
+  return wrt.map((t) => {
+    const d = grads.get(t);
+    return d === undefined || d === null || d === ONE ? null : d;
+  });
+}

@@ -1,0 +1,128 @@
+import type { Backend } from '../backend/backend.js';
+import { alignUp, type BufferView, type DeviceBuffer, type Launch, VIEW_ALIGN, view } from '../backend/kernel.js';
+import type { Graph, Node, Tensor } from './tensor.js';
+
+export interface CompileRequest {
+  readonly graph: Graph;
+  /** Tensors whose storage is owned outside: inputs, parameters, gradients, kept outputs. */
+  readonly bound: ReadonlyMap<Tensor, BufferView>;
+  /** Tensors that must be computed; everything they do not need is dropped. */
+  readonly outputs: readonly Tensor[];
+  readonly label: string;
+}
+
+/** The launches of a graph in order, over buffers planned by liveness. */
+export interface CompiledGraph {
+  readonly launches: Launch[];
+  readonly views: ReadonlyMap<Tensor, BufferView>;
+  /** Scratch buffers owned by this compilation (freed by `dispose`). */
+  readonly buffers: readonly DeviceBuffer[];
+  /** Bytes of scratch memory, and what they would be without reuse. */
+  readonly scratchBytes: number;
+  readonly unplannedBytes: number;
+  dispose(): void;
+}
+
+/** Follows reshape-like aliases to the tensor that owns the storage. */
+function storageOf(t: Tensor): Tensor {
+  let cur = t;
+  while (cur.node.op.aliases !== undefined) cur = cur.node.inputs[cur.node.op.aliases]!;
+  return cur;
+}
+
+/**
+ * Orders the needed nodes (creation order is topological), plans scratch buffers so that a
+ * tensor's buffer is reused once its last reader has run, and lowers every node to launches.
+ * Runs once per graph; a training step then replays the launches.
+ */
+export function compileGraph(backend: Backend, req: CompileRequest): CompiledGraph {
+  const needed = new Set<Node>();
+  const stack = req.outputs.map((t) => t.node);
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (needed.has(node)) continue;
+    needed.add(node);
+    for (const t of node.inputs) stack.push(t.node);
+  }
+  const order = req.graph.nodes.filter((n) => needed.has(n));
+
+  const isBound = (t: Tensor): boolean => req.bound.has(storageOf(t)) || req.bound.has(t);
+  for (const node of order) {
+    if (node.op.name === 'input' || node.op.name === 'param') {
+      if (!isBound(node.outputs[0]!)) throw new Error(`${req.label}: ${node.op.name} '${node.label}' has no buffer`);
+    }
+  }
+
+  // Last position at which each storage tensor is read (or written, for unread outputs).
+  const lastUse = new Map<Tensor, number>();
+  order.forEach((node, i) => {
+    for (const t of [...node.inputs, ...node.outputs]) lastUse.set(storageOf(t), i);
+  });
+  for (const t of req.outputs) lastUse.set(storageOf(t), Infinity);
+
+  // Slots: symbolic buffers whose size is the largest tensor they ever hold.
+  const slotSize: number[] = [];
+  const free: number[] = [];
+  const slotOf = new Map<Tensor, number>();
+  let unplanned = 0;
+  /** The smallest free slot that fits; else the largest free slot, grown; else a new slot. */
+  const allocate = (size: number): number => {
+    const bySize = free.slice().sort((a, b) => slotSize[a]! - slotSize[b]!);
+    const pick = bySize.find((s) => slotSize[s]! >= size) ?? bySize[bySize.length - 1];
+    if (pick === undefined) {
+      slotSize.push(size);
+      return slotSize.length - 1;
+    }
+    free.splice(free.indexOf(pick), 1);
+    slotSize[pick] = Math.max(slotSize[pick]!, size);
+    return pick;
+  };
+  order.forEach((node, i) => {
+    if (node.op.aliases !== undefined) return;
+    for (const t of node.outputs) {
+      if (isBound(t)) continue;
+      const size = alignUp(Math.max(1, t.numel), VIEW_ALIGN);
+      unplanned += size * 4;
+      slotOf.set(t, allocate(size));
+    }
+    for (const t of new Set([...node.inputs, ...node.outputs].map(storageOf))) {
+      const slot = slotOf.get(t);
+      if (slot !== undefined && lastUse.get(t) === i) free.push(slot);
+    }
+  });
+
+  const buffers = slotSize.map((size, s) => backend.createBuffer(size * 4, `${req.label}/scratch${s}`));
+  const dummy = backend.createBuffer(VIEW_ALIGN * 4, `${req.label}/dummy`);
+  const views = new Map<Tensor, BufferView>();
+  const viewOf = (t: Tensor): BufferView => {
+    const hit = views.get(t) ?? req.bound.get(t);
+    if (hit) return hit;
+    const root = storageOf(t);
+    const bound = req.bound.get(root);
+    const slot = slotOf.get(root);
+    if (!bound && slot === undefined) throw new Error(`${req.label}: no storage for ${t}`);
+    const base = bound ?? view(buffers[slot!]!, 0, root.numel);
+    const v = { buffer: base.buffer, offset: base.offset, length: t.numel };
+    views.set(t, v);
+    return v;
+  };
+  const io = { view: viewOf, dummy: view(dummy, 0, VIEW_ALIGN) };
+  const launches: Launch[] = [];
+  for (const node of order) {
+    try {
+      launches.push(...node.op.lower(node, io));
+    } catch (e) {
+      throw new Error(`${req.label}: lowering ${node.op.name} '${node.label}': ${(e as Error).message}`);
+    }
+  }
+  for (const t of req.outputs) viewOf(t);
+  const all = [...buffers, dummy];
+  return {
+    launches,
+    views,
+    buffers: all,
+    scratchBytes: slotSize.reduce((a, b) => a + b * 4, 0),
+    unplannedBytes: unplanned,
+    dispose: () => all.forEach((b) => backend.destroyBuffer(b)),
+  };
+}

@@ -1,0 +1,38 @@
+import type { BufferView, Launch } from '../backend/kernel.js';
+import type { DType, Graph, Node, Tensor } from './tensor.js';
+
+export interface OutputSpec {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+/** What lowering sees: the buffer view of every tensor, and a dummy for absent bindings. */
+export interface LowerIO {
+  view(t: Tensor): BufferView;
+  readonly dummy: BufferView;
+}
+
+/**
+ * The gradient flowing into an op output: a tensor, `ONE` for the seed of a scalar loss
+ * (d loss / d loss = 1, never materialised), or null when the output does not affect the loss.
+ */
+export type GradIn = Tensor | typeof ONE | null;
+export const ONE = Symbol('one');
+
+/**
+ * An op: shape rule, backward rule and lowering to kernel launches. One entry per op; the
+ * incoming gradients are always called `gradOut`.
+ */
+export interface OpDef<A = unknown> {
+  readonly name: string;
+  /** Validates inputs and returns the output shapes; throws an error naming `label` and shapes. */
+  infer(inputs: readonly Tensor[], attrs: A, label: string): OutputSpec[];
+  /**
+   * Gradients of the inputs given the gradients of the outputs. `wants[i]` says whether input i
+   * leads to a parameter; return null for the others (and where no gradient flows).
+   */
+  backward?(g: Graph, node: Node<A>, gradOut: readonly GradIn[], wants: readonly boolean[]): (Tensor | null)[];
+  lower(node: Node<A>, io: LowerIO): Launch[];
+  /** For ops whose output is a view of an input (reshape): the input index it aliases. */
+  readonly aliases?: number;
+}

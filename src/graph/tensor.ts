@@ -1,0 +1,120 @@
+import type { Parameter } from '../nn/parameter.js';
+import type { OpDef } from './op.js';
+
+export type DType = 'f32' | 'i32';
+
+/** A symbolic tensor: a shape and the node output that produces it. No data lives here. */
+export class Tensor {
+  constructor(
+    readonly graph: Graph,
+    readonly id: number,
+    readonly shape: readonly number[],
+    readonly dtype: DType,
+    readonly node: Node,
+    readonly index: number,
+  ) {}
+
+  get numel(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  toString(): string {
+    return `${this.node.label}[${this.shape.join(', ')}]`;
+  }
+}
+
+/** One application of an op. Inputs and parameters are nodes too, with no launches. */
+export interface Node<A = unknown> {
+  readonly id: number;
+  readonly op: OpDef<A>;
+  /** Rewritten only by graph passes (fusion), before autodiff and compilation. */
+  inputs: readonly Tensor[];
+  attrs: A;
+  readonly outputs: Tensor[];
+  /** Names the module (or role) that created the node, for errors and profiles. */
+  label: string;
+}
+
+export const INPUT: OpDef<{ name: string }> = {
+  name: 'input',
+  infer: () => [],
+  lower: () => [],
+};
+
+export const PARAM: OpDef<{ param: Parameter }> = {
+  name: 'param',
+  infer: () => [],
+  lower: () => [],
+};
+
+/**
+ * A graph under construction. Modules call `apply` (through the op helpers) while tracing the
+ * forward pass; autodiff appends the backward nodes to the same graph.
+ */
+export class Graph {
+  readonly nodes: Node[] = [];
+  readonly inputs = new Map<string, Tensor>();
+  readonly params = new Map<Parameter, Tensor>();
+  /** True while tracing for training (dropout active), false for evaluation. */
+  training = true;
+  private nextId = 0;
+  private readonly labels: string[] = [];
+
+  /** Prefix node labels with a module path while `body` runs. */
+  scope<T>(label: string, body: () => T): T {
+    this.labels.push(label);
+    try {
+      return body();
+    } finally {
+      this.labels.pop();
+    }
+  }
+
+  get currentLabel(): string {
+    return this.labels.filter(Boolean).join('.') || 'graph';
+  }
+
+  input(name: string, shape: readonly number[], dtype: DType = 'f32'): Tensor {
+    if (this.inputs.has(name)) throw new Error(`graph input '${name}' is defined twice`);
+    const t = this.leaf(INPUT, { name }, shape, dtype, name);
+    this.inputs.set(name, t);
+    return t;
+  }
+
+  param(p: Parameter): Tensor {
+    let t = this.params.get(p);
+    if (!t) {
+      t = this.leaf(PARAM, { param: p }, p.shape, 'f32', p.name || 'param');
+      this.params.set(p, t);
+    }
+    return t;
+  }
+
+  private leaf<A>(op: OpDef<A>, attrs: A, shape: readonly number[], dtype: DType, label: string): Tensor {
+    const node: Node<A> = { id: this.nextId++, op, inputs: [], attrs, outputs: [], label };
+    const t = new Tensor(this, this.nextId++, [...shape], dtype, node as Node, 0);
+    node.outputs.push(t);
+    this.nodes.push(node as Node);
+    return t;
+  }
+
+  /** Adds a node; `op.infer` validates the inputs and gives the output shapes. */
+  apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A, label = this.currentLabel): Tensor[] {
+    for (const t of inputs) {
+      if (t.graph !== this) throw new Error(`${label}: input ${t} belongs to another graph`);
+    }
+    const specs = op.infer(inputs, attrs, label);
+    const node: Node<A> = { id: this.nextId++, op, inputs, attrs, outputs: [], label };
+    specs.forEach((s, i) => node.outputs.push(new Tensor(this, this.nextId++, [...s.shape], s.dtype, node as Node, i)));
+    this.nodes.push(node as Node);
+    return node.outputs;
+  }
+}
+
+export function shapeString(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}

@@ -1,0 +1,93 @@
+import type { Backend } from '../backend/backend.js';
+import { alignUp, type BufferView, type DeviceBuffer, VIEW_ALIGN } from '../backend/kernel.js';
+import type { Parameter } from '../nn/parameter.js';
+import type { FlatLayout } from '../optim/update-plan.js';
+
+/**
+ * Every parameter of a model in one device buffer, and every gradient in a second one with the
+ * same offsets, so that one dispatch can update a whole parameter group. Tensors start at
+ * 256-byte boundaries (storage-binding alignment); padding stays zero. Groups come first, in
+ * optimizer order, each a contiguous range; parameters no group trains follow.
+ */
+export class FlatParameters {
+  readonly order: Parameter[];
+  readonly trained: Set<Parameter>;
+  readonly layout: FlatLayout;
+  private readonly offsets = new Map<Parameter, number>();
+
+  constructor(
+    private readonly backend: Backend,
+    all: readonly Parameter[],
+    groups: readonly (readonly Parameter[])[],
+  ) {
+    this.trained = new Set();
+    const ranges: { offset: number; length: number }[] = [];
+    let at = 0;
+    for (const group of groups) {
+      const start = at;
+      for (const p of group) {
+        if (this.trained.has(p)) throw new Error(`parameter '${p.name}' appears in two parameter groups`);
+        this.trained.add(p);
+        this.offsets.set(p, at);
+        at = alignUp(at + p.numel, VIEW_ALIGN);
+      }
+      ranges.push({ offset: start, length: at - start });
+    }
+    for (const p of all) {
+      if (this.offsets.has(p)) continue;
+      this.offsets.set(p, at);
+      at = alignUp(at + p.numel, VIEW_ALIGN);
+    }
+    this.order = [...this.offsets.keys()];
+    const total = Math.max(at, VIEW_ALIGN);
+    const params = backend.createBuffer(total * 4, 'parameters');
+    const grads = backend.createBuffer(total * 4, 'gradients');
+    this.layout = { params, grads, groups: ranges };
+    for (const p of this.order) {
+      backend.write(params, p.data, this.offsets.get(p)! * 4);
+      p.store = {
+        read: async () => new Float32Array(await backend.read(params, this.offsets.get(p)! * 4, p.numel * 4)),
+        write: (values) => backend.write(params, values, this.offsets.get(p)! * 4),
+      };
+    }
+  }
+
+  paramView(p: Parameter): BufferView {
+    return this.viewIn(this.layout.params, p);
+  }
+
+  gradView(p: Parameter): BufferView {
+    return this.viewIn(this.layout.grads, p);
+  }
+
+  private viewIn(buffer: DeviceBuffer, p: Parameter): BufferView {
+    const offset = this.offsets.get(p);
+    if (offset === undefined) throw new Error(`parameter '${p.name}' is not held by this trainer`);
+    return { buffer, offset, length: p.numel };
+  }
+
+  async readGradients(): Promise<Record<string, Float32Array>> {
+    const all = new Float32Array(await this.backend.read(this.layout.grads));
+    const out: Record<string, Float32Array> = {};
+    for (const p of this.order) {
+      const o = this.offsets.get(p)!;
+      out[p.name] = all.slice(o, o + p.numel);
+    }
+    return out;
+  }
+
+  /** Copies the live values back into each parameter's host data and releases them. */
+  async detach(): Promise<void> {
+    const all = new Float32Array(await this.backend.read(this.layout.params));
+    for (const p of this.order) {
+      const o = this.offsets.get(p)!;
+      p.data = all.slice(o, o + p.numel);
+      p.store = null;
+    }
+  }
+
+  dispose(): void {
+    this.backend.destroyBuffer(this.layout.params);
+    this.backend.destroyBuffer(this.layout.grads);
+  }
+}
