@@ -22,7 +22,7 @@ export const ACTIVATION: OpDef<ActivationAttrs> = {
   },
   lower(node, io) {
     const [x] = node.inputs as [Tensor];
-    return [actForwardLaunch({ x: io.view(x), y: io.view(node.outputs[0]!) }, x.numel, node.attrs.act, node.attrs.alpha, node.label)];
+    return [actForwardLaunch({ input: io.view(x), output: io.view(node.outputs[0]!) }, x.numel, node.attrs.act, node.attrs.alpha, node.label)];
   },
 };
 

@@ -4,10 +4,10 @@ import { actForward as forward, actGrad } from './activations.js';
 /** Twins of shaders/unary.wgsl. */
 
 export function actForward({ buffers, params, overrides }: CpuInvocation): void {
-  const { x, y } = buffers;
+  const { input, output } = buffers;
   const kind = overrides.act ?? 0;
   const alpha = Math.fround(params.alpha!);
-  for (let i = 0; i < params.n!; i++) y![i] = forward(kind, x![i]!, alpha);
+  for (let i = 0; i < params.n!; i++) output![i] = forward(kind, input![i]!, alpha);
 }
 
 export function actBackward({ buffers, params, overrides }: CpuInvocation): void {
