@@ -54,6 +54,8 @@ export async function forwardBackward(
   const compiled = compileGraph(backend, { graph: g, bound, outputs, label: 'test' });
   const program = backend.compile(compiled.launches, 'test');
   backend.run(program);
+  await backend.idle();
+  await backend.health();
   const read = async (t: Tensor) => {
     const v = compiled.views.get(t)!;
     return new Float32Array(await backend.read(v.buffer, v.offset * 4, v.length * 4));

@@ -1,5 +1,5 @@
 import type { Backend } from '../backend/backend.js';
-import { alignUp, type BufferView, type DeviceBuffer, type Launch, VIEW_ALIGN, view } from '../backend/kernel.js';
+import { alignUp, type BufferView, type DeviceBuffer, type Launch, VIEW_ALIGN } from '../backend/kernel.js';
 import type { Graph, Node, Tensor } from './tensor.js';
 
 export interface CompileRequest {
@@ -91,8 +91,11 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
     }
   });
 
+  // One buffer per slot: WebGPU forbids a dispatch to bind one buffer both read-only and
+  // writable, so tensors that one kernel reads and writes cannot share a buffer. The dummies fill
+  // bindings a kernel variant ignores, one for each access mode for the same reason.
   const buffers = slotSize.map((size, s) => backend.createBuffer(size * 4, `${req.label}/scratch${s}`));
-  const dummy = backend.createBuffer(VIEW_ALIGN * 4, `${req.label}/dummy`);
+  const dummies = [backend.createBuffer(VIEW_ALIGN * 4, `${req.label}/dummy`), backend.createBuffer(VIEW_ALIGN * 4, `${req.label}/dummy-out`)];
   const views = new Map<Tensor, BufferView>();
   const viewOf = (t: Tensor): BufferView => {
     const hit = views.get(t) ?? req.bound.get(t);
@@ -101,12 +104,12 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
     const bound = req.bound.get(root);
     const slot = slotOf.get(root);
     if (!bound && slot === undefined) throw new Error(`${req.label}: no storage for ${t}`);
-    const base = bound ?? view(buffers[slot!]!, 0, root.numel);
+    const base = bound ?? { buffer: buffers[slot!]!, offset: 0, length: root.numel };
     const v = { buffer: base.buffer, offset: base.offset, length: t.numel };
     views.set(t, v);
     return v;
   };
-  const io = { view: viewOf, dummy: view(dummy, 0, VIEW_ALIGN) };
+  const io = { view: viewOf, dummy: { buffer: dummies[0]!, offset: 0, length: VIEW_ALIGN }, dummyOut: { buffer: dummies[1]!, offset: 0, length: VIEW_ALIGN } };
   const launches: Launch[] = [];
   for (const node of order) {
     try {
@@ -116,7 +119,7 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
     }
   }
   for (const t of req.outputs) viewOf(t);
-  const all = [...buffers, dummy];
+  const all = [...buffers, ...dummies];
   return {
     launches,
     views,

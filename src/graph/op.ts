@@ -6,10 +6,15 @@ export interface OutputSpec {
   readonly dtype: DType;
 }
 
-/** What lowering sees: the buffer view of every tensor, and a dummy for absent bindings. */
+/**
+ * What lowering sees: the buffer view of every tensor, and dummies for bindings a kernel variant
+ * ignores (`dummy` for read-only bindings, `dummyOut` for writable ones: WebGPU forbids binding
+ * one buffer both ways in a dispatch).
+ */
 export interface LowerIO {
   view(t: Tensor): BufferView;
   readonly dummy: BufferView;
+  readonly dummyOut: BufferView;
 }
 
 /**

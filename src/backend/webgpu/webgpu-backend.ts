@@ -77,6 +77,11 @@ export class WebGpuBackend implements Backend {
     device.lost.then((info) => {
       this.lostReason = `${info.reason ?? 'unknown'}: ${info.message}`;
     });
+    // Errors outside any scope (encoding, submit) would otherwise only reach the console.
+    device.addEventListener('uncapturederror', (event) => {
+      const message = (event as GPUUncapturedErrorEvent).error.message;
+      this.scopeErrors.push(Promise.resolve(`WebGPU error: ${message}`));
+    });
   }
 
   private checkAlive(): void {

@@ -54,7 +54,7 @@ export const LINEAR: OpDef<LinearAttrs> = {
     return [
       matmulLaunch(
         { m: x.shape[0]!, n: w.shape[0]!, k: w.shape[1]!, transB: true, act: node.attrs.act, alpha: node.attrs.alpha, hasBias: node.attrs.hasBias },
-        { a: io.view(x), b: io.view(w), c: io.view(y), bias: b ? io.view(b) : undefined },
+        { a: io.view(x), b: io.view(w), c: io.view(y), bias: b ? io.view(b) : undefined, biasOut: io.dummyOut },
         io.dummy,
         node.label,
       ),
@@ -74,7 +74,7 @@ export const LINEAR_GRAD_INPUT: OpDef<{ act: Activation; alpha: number }> = {
     return [
       matmulLaunch(
         { m: dy.shape[0]!, n: w.shape[1]!, k: w.shape[0]!, gate: gated ? node.attrs.act : null, alpha: node.attrs.alpha },
-        { a: io.view(dy), b: io.view(w), c: io.view(node.outputs[0]!), gate: y ? io.view(y) : undefined },
+        { a: io.view(dy), b: io.view(w), c: io.view(node.outputs[0]!), gate: y ? io.view(y) : undefined, biasOut: io.dummyOut },
         io.dummy,
         node.label,
       ),
@@ -107,7 +107,7 @@ export const LINEAR_GRAD_WEIGHT: OpDef<{ act: Activation; alpha: number; hasBias
           alpha: node.attrs.alpha,
           onesCol: node.attrs.hasBias,
         },
-        { a: io.view(dy), b: io.view(x), c: io.view(dw), gate: y ? io.view(y) : undefined, biasOut: node.attrs.hasBias ? io.view(db) : undefined },
+        { a: io.view(dy), b: io.view(x), c: io.view(dw), gate: y ? io.view(y) : undefined, biasOut: node.attrs.hasBias ? io.view(db) : io.dummyOut },
         io.dummy,
         node.label,
       ),
