@@ -52,6 +52,16 @@ export interface StepRecord {
   readonly penalty: number;
 }
 
+export interface StepDescription {
+  readonly submits: number;
+  readonly dispatches: number;
+  /** `kernel: layer` for each dispatch, in order. */
+  readonly kernels: readonly string[];
+  readonly scratchBytes: number;
+  readonly scratchBytesWithoutReuse: number;
+  readonly parameterBytes: number;
+}
+
 export interface StepResult {
   /** Resolves when the device has finished the step; never awaited inside the step. */
   readonly loss: Promise<number>;
@@ -226,6 +236,23 @@ export class Trainer {
       if (!(y instanceof Float32Array)) throw new Error(`Trainer.step: ${this.options.loss.name} takes targets as a Float32Array`);
       if (y.length !== yTensorLength) throw new Error(`Trainer.step: ${y.length} target values, the output holds ${yTensorLength}`);
     }
+  }
+
+  /**
+   * What one training step at `batch` runs: the dispatches in order (labelled by layer), and the
+   * device memory it holds. Compiles the step if it was not compiled yet.
+   */
+  describeStep(batch: number): StepDescription {
+    const plan = this.plan(batch);
+    const launches = [...plan.compiled.launches, ...this.update!.launches];
+    return {
+      submits: 1,
+      dispatches: plan.program.launchCount,
+      kernels: launches.map((l) => `${l.kernel.name}: ${l.label ?? ''}`.trim()),
+      scratchBytes: plan.compiled.scratchBytes,
+      scratchBytesWithoutReuse: plan.compiled.unplannedBytes,
+      parameterBytes: this.flat!.layout.params.byteLength,
+    };
   }
 
   /** The current gradients by parameter name (after the last step), read from the device. */
