@@ -1,16 +1,15 @@
 import type { Program } from '../backend/backend.js';
 import type { BufferView, DeviceBuffer } from '../backend/kernel.js';
 import type { Device } from '../device.js';
-import { gradients } from '../graph/autodiff.js';
 import { compileGraph, type CompiledGraph } from '../graph/compile.js';
-import { fuseActivations } from '../graph/fuse.js';
-import { Graph, type Tensor } from '../graph/tensor.js';
+import type { Tensor } from '../graph/tensor.js';
 import type { Loss } from '../nn/loss.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { planUpdate, type UpdatePlan } from '../optim/update-plan.js';
 import { FlatParameters } from './flat-parameters.js';
 import { StepLog } from './step-log.js';
+import { type Traced, trace } from './trace.js';
 
 /** A learning-rate schedule as the trainer drives it (see optim.lr). */
 export interface SchedulerLike {
@@ -80,6 +79,18 @@ interface StepPlan {
   readonly classes: number;
 }
 
+/** The compiled eval-mode forward for one batch size. */
+interface EvalPlan {
+  readonly batch: number;
+  readonly x: DeviceBuffer;
+  readonly y: DeviceBuffer | null;
+  readonly compiled: CompiledGraph;
+  readonly program: Program;
+  readonly output: BufferView;
+  readonly loss: BufferView | null;
+  readonly correct: BufferView | null;
+}
+
 const RECORD_WIDTH = 8;
 
 /**
@@ -90,6 +101,7 @@ const RECORD_WIDTH = 8;
 export class Trainer {
   readonly history: StepRecord[] = [];
   private readonly plans = new Map<number, StepPlan>();
+  private readonly evalPlans = new Map<string, EvalPlan>();
   private flat: FlatParameters | null = null;
   private update: UpdatePlan | null = null;
   private log: StepLog | null = null;
@@ -147,40 +159,118 @@ export class Trainer {
     if (hit) return hit;
     this.ensureState();
     const flat = this.flat!;
-    const { loss: lossFn, inputShape } = this.options;
-    const g = new Graph();
-    this.model.train(true);
-    const x = g.input('x', [batch, ...inputShape]);
-    let out = this.model.forward(x);
-    const y = lossFn.targets === 'class' ? g.input('y', [batch], 'i32') : g.input('y', out.shape);
-    const { loss } = lossFn.apply(out, y);
-    out = fuseActivations(g)(out);
     const params = flat.order.filter((p) => flat.trained.has(p));
-    const paramTensors = params.map((p) => g.param(p));
-    const grads = gradients(g, loss, paramTensors);
-
-    const xBuf = this.backend.createBuffer(x.numel * 4, `x[${batch}]`);
-    const yBuf = this.backend.createBuffer(y.numel * 4, `y[${batch}]`);
-    const bound = new Map<Tensor, BufferView>([
-      [x, { buffer: xBuf, offset: 0, length: x.numel }],
-      [y, { buffer: yBuf, offset: 0, length: y.numel }],
-    ]);
-    for (const [p, t] of g.params) bound.set(t, flat.paramView(p));
-    const outputs: Tensor[] = [loss];
-    grads.forEach((d, i) => {
+    const t = trace(this.model, { batch, inputShape: this.options.inputShape, training: true, loss: this.options.loss, wrt: params });
+    const xBuf = this.backend.createBuffer(t.x.numel * 4, `x[${batch}]`);
+    const yBuf = this.backend.createBuffer(t.y!.numel * 4, `y[${batch}]`);
+    const bound = this.boundInputs(t, xBuf, yBuf);
+    const outputs: Tensor[] = [t.loss!];
+    t.grads.forEach((d, i) => {
       if (!d) return;
       if (bound.has(d)) throw new Error(`Trainer: the gradient of '${params[i]!.name}' is stored elsewhere already`);
       bound.set(d, flat.gradView(params[i]!));
       outputs.push(d);
     });
     const label = `train[batch ${batch}]`;
-    const compiled = compileGraph(this.backend, { graph: g, bound, outputs, label });
+    const compiled = compileGraph(this.backend, { graph: t.graph, bound, outputs, label });
     const program = this.backend.compile([...compiled.launches, ...this.update!.launches], label);
-    const classes = lossFn.targets === 'class' ? (out.shape[1] ?? 1) : 0;
-    const plan = { batch, x: xBuf, y: yBuf, compiled, program, loss: compiled.views.get(loss)!, classes };
-    this.unchecked = true;
+    const classes = this.options.loss.targets === 'class' ? (t.output.shape[1] ?? 1) : 0;
+    const plan = { batch, x: xBuf, y: yBuf, compiled, program, loss: compiled.views.get(t.loss!)!, classes };
     this.plans.set(batch, plan);
+    this.unchecked = true;
     return plan;
+  }
+
+  /** Views for the batch inputs and every parameter of a traced graph. */
+  private boundInputs(t: Traced, x: DeviceBuffer, y: DeviceBuffer | null): Map<Tensor, BufferView> {
+    const bound = new Map<Tensor, BufferView>([[t.x, { buffer: x, offset: 0, length: t.x.numel }]]);
+    if (t.y && y) bound.set(t.y, { buffer: y, offset: 0, length: t.y.numel });
+    for (const [p, tensor] of t.graph.params) bound.set(tensor, this.flat!.paramView(p));
+    return bound;
+  }
+
+  /** The eval-mode forward (and loss, when targets are given) for one batch size. */
+  private evalPlan(batch: number, withLoss: boolean): EvalPlan {
+    const key = `${batch}/${withLoss}`;
+    const hit = this.evalPlans.get(key);
+    if (hit) return hit;
+    this.ensureState();
+    const t = trace(this.model, { batch, inputShape: this.options.inputShape, training: false, loss: withLoss ? this.options.loss : undefined });
+    const xBuf = this.backend.createBuffer(t.x.numel * 4, `eval-x[${batch}]`);
+    const yBuf = t.y ? this.backend.createBuffer(t.y.numel * 4, `eval-y[${batch}]`) : null;
+    const outputs = [t.output, t.loss, t.correct].filter((o): o is Tensor => o !== null);
+    const label = `eval[batch ${batch}]`;
+    const compiled = compileGraph(this.backend, { graph: t.graph, bound: this.boundInputs(t, xBuf, yBuf), outputs, label });
+    const plan: EvalPlan = {
+      batch,
+      x: xBuf,
+      y: yBuf,
+      compiled,
+      program: this.backend.compile(compiled.launches, label),
+      output: compiled.views.get(t.output)!,
+      loss: t.loss ? compiled.views.get(t.loss)! : null,
+      correct: t.correct ? compiled.views.get(t.correct)! : null,
+    };
+    this.evalPlans.set(key, plan);
+    return plan;
+  }
+
+  private async readView(v: BufferView): Promise<Float32Array> {
+    return new Float32Array(await this.backend.read(v.buffer, v.offset * 4, v.length * 4));
+  }
+
+  /**
+   * The model's output for a batch in eval mode (dropout off), like calling a torch module after
+   * `model.eval()`: logits for a classifier. Runs after every step submitted before it.
+   */
+  async predict(x: Float32Array): Promise<Float32Array> {
+    const plan = this.evalPlan(this.batchOf(x, 'predict'), false);
+    this.backend.write(plan.x, x);
+    this.backend.run(plan.program);
+    const out = await this.readView(plan.output);
+    await this.backend.health();
+    return out;
+  }
+
+  /**
+   * Mean loss and accuracy (for class targets) over a dataset, in eval mode, in batches of
+   * `batchSize` (the last one may be smaller).
+   */
+  async evaluate(
+    dataset: { x: Float32Array; y: Int32Array | Float32Array },
+    { batchSize = 256 } = {},
+  ): Promise<{ loss: number; accuracy: number }> {
+    const sample = this.sampleSize;
+    const n = this.batchOf(dataset.x, 'evaluate');
+    const perTarget = dataset.y.length / n;
+    let lossSum = 0;
+    let correct = 0;
+    for (let start = 0; start < n; start += batchSize) {
+      const count = Math.min(batchSize, n - start);
+      const plan = this.evalPlan(count, true);
+      const y = dataset.y.subarray(start * perTarget, (start + count) * perTarget);
+      this.checkTargets({ batch: count, y: plan.y!, classes: plan.output.length / count }, y);
+      this.backend.write(plan.x, dataset.x.subarray(start * sample, (start + count) * sample));
+      this.backend.write(plan.y!, y);
+      this.backend.run(plan.program);
+      lossSum += (await this.readView(plan.loss!))[0]! * count;
+      if (plan.correct) correct += (await this.readView(plan.correct)).reduce((a, b) => a + b, 0);
+    }
+    await this.backend.health();
+    return { loss: lossSum / n, accuracy: this.options.loss.targets === 'class' ? correct / n : NaN };
+  }
+
+  private get sampleSize(): number {
+    return this.options.inputShape.reduce((a, b) => a * b, 1);
+  }
+
+  private batchOf(x: Float32Array, what: string): number {
+    const sample = this.sampleSize;
+    if (!(x instanceof Float32Array)) throw new Error(`Trainer.${what}: x must be a Float32Array`);
+    if (x.length === 0 || x.length % sample !== 0) {
+      throw new Error(`Trainer.${what}: x has ${x.length} values, not a multiple of inputShape [${this.options.inputShape.join(', ')}] (${sample} per sample)`);
+    }
+    return x.length / sample;
   }
 
   /**
@@ -190,13 +280,7 @@ export class Trainer {
    */
   step(x: Float32Array, y: Int32Array | Float32Array): StepResult {
     if (this.disposed) throw new Error('Trainer: step() after dispose()');
-    const sample = this.options.inputShape.reduce((a, b) => a * b, 1);
-    if (!(x instanceof Float32Array)) throw new Error('Trainer.step: x must be a Float32Array');
-    if (x.length === 0 || x.length % sample !== 0) {
-      throw new Error(`Trainer.step: x has ${x.length} values, not a multiple of inputShape [${this.options.inputShape.join(', ')}] (${sample} per sample)`);
-    }
-    const batch = x.length / sample;
-    const plan = this.plan(batch);
+    const plan = this.plan(this.batchOf(x, 'step'));
     this.checkTargets(plan, y);
 
     this.backend.write(plan.x, x);
@@ -223,18 +307,17 @@ export class Trainer {
     return { loss: checked.then((r) => r.loss), record: checked };
   }
 
-  private checkTargets(plan: StepPlan, y: Int32Array | Float32Array): void {
-    const yTensorLength = plan.y.byteLength / 4;
-    if (this.options.loss.targets === 'class') {
-      if (!(y instanceof Int32Array)) throw new Error(`Trainer.step: ${this.options.loss.name} takes class indices as an Int32Array`);
-      if (y.length !== plan.batch) throw new Error(`Trainer.step: ${y.length} targets for a batch of ${plan.batch}`);
-      const { classes } = plan;
+  private checkTargets(plan: { batch: number; y: DeviceBuffer; classes: number }, y: Int32Array | Float32Array): void {
+    const { name, targets } = this.options.loss;
+    if (targets === 'class') {
+      if (!(y instanceof Int32Array)) throw new Error(`Trainer: ${name} takes class indices as an Int32Array`);
+      if (y.length !== plan.batch) throw new Error(`Trainer: ${y.length} targets for a batch of ${plan.batch}`);
       for (let i = 0; i < y.length; i++) {
-        if (!(y[i]! >= 0 && y[i]! < classes)) throw new Error(`Trainer.step: target ${y[i]} at index ${i} is outside [0, ${classes})`);
+        if (!(y[i]! >= 0 && y[i]! < plan.classes)) throw new Error(`Trainer: target ${y[i]} at index ${i} is outside [0, ${plan.classes})`);
       }
     } else {
-      if (!(y instanceof Float32Array)) throw new Error(`Trainer.step: ${this.options.loss.name} takes targets as a Float32Array`);
-      if (y.length !== yTensorLength) throw new Error(`Trainer.step: ${y.length} target values, the output holds ${yTensorLength}`);
+      if (!(y instanceof Float32Array)) throw new Error(`Trainer: ${name} takes targets as a Float32Array`);
+      if (y.length * 4 !== plan.y.byteLength) throw new Error(`Trainer: ${y.length} target values, the output holds ${plan.y.byteLength / 4}`);
     }
   }
 
@@ -276,13 +359,14 @@ export class Trainer {
     await this.flat?.detach();
     this.log?.dispose();
     this.update?.dispose();
-    for (const plan of this.plans.values()) {
+    for (const plan of [...this.plans.values(), ...this.evalPlans.values()]) {
       plan.program.dispose();
       plan.compiled.dispose();
       this.backend.destroyBuffer(plan.x);
-      this.backend.destroyBuffer(plan.y);
+      if (plan.y) this.backend.destroyBuffer(plan.y);
     }
     this.plans.clear();
+    this.evalPlans.clear();
     this.flat?.dispose();
   }
 }

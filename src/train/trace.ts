@@ -1,0 +1,55 @@
+import { gradients } from '../graph/autodiff.js';
+import { fuseActivations } from '../graph/fuse.js';
+import { Graph, type Tensor } from '../graph/tensor.js';
+import type { Loss } from '../nn/loss.js';
+import type { Module } from '../nn/module.js';
+import type { Parameter } from '../nn/parameter.js';
+
+export interface Traced {
+  readonly graph: Graph;
+  readonly x: Tensor;
+  readonly output: Tensor;
+  /** Present when a loss was applied. */
+  readonly y: Tensor | null;
+  readonly loss: Tensor | null;
+  readonly correct: Tensor | null;
+  /** Gradient tensor per entry of `wrt` (null when the loss does not depend on it). */
+  readonly grads: (Tensor | null)[];
+}
+
+export interface TraceOptions {
+  readonly batch: number;
+  readonly inputShape: readonly number[];
+  readonly training: boolean;
+  readonly loss?: Loss;
+  /** Parameters to differentiate the loss with respect to (training only). */
+  readonly wrt?: readonly Parameter[];
+}
+
+/**
+ * Traces `model` on a symbolic batch, applies the loss, fuses activations into the layers before
+ * them and, for training, appends the backward graph. The model's mode is restored afterwards.
+ */
+export function trace(model: Module, opts: TraceOptions): Traced {
+  const g = new Graph();
+  g.training = opts.training;
+  const wasTraining = model.training;
+  model.train(opts.training);
+  try {
+    const x = g.input('x', [opts.batch, ...opts.inputShape]);
+    let output = model.forward(x);
+    let y: Tensor | null = null;
+    let loss: Tensor | null = null;
+    let correct: Tensor | null = null;
+    if (opts.loss) {
+      y = opts.loss.targets === 'class' ? g.input('y', [opts.batch], 'i32') : g.input('y', output.shape);
+      ({ loss, correct } = opts.loss.apply(output, y));
+    }
+    output = fuseActivations(g)(output);
+    const wrt = opts.wrt ?? [];
+    const grads = wrt.length > 0 && loss ? gradients(g, loss, wrt.map((p) => g.param(p))) : [];
+    return { graph: g, x, output, y, loss, correct, grads };
+  } finally {
+    model.train(wasTraining);
+  }
+}
