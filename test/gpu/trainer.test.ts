@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/backend.js';
-import type { Device } from '../../src/device.js';
+import { countingGpu } from '../../bench/counting-gpu.js';
+import { createDevice, type Device } from '../../src/device.js';
 import * as nn from '../../src/nn/index.js';
 import * as optim from '../../src/optim/index.js';
 import { Trainer } from '../../src/train/trainer.js';
@@ -62,5 +63,41 @@ describe('the compiled train step', () => {
     expect(d.dispatches).toBeLessThanOrEqual(12);
     expect(d.scratchBytes).toBeLessThan(d.scratchBytesWithoutReuse);
     await trainer.dispose();
+  });
+});
+
+describe('steady state', () => {
+  it('100 steps create zero buffers and zero bind groups, one submit each', async () => {
+    const webgpu = await import('webgpu');
+    Object.assign(globalThis, webgpu.globals);
+    const { gpu, counter } = countingGpu(webgpu.create([]) as GPU);
+    const dev = await createDevice({ backend: 'webgpu', gpu });
+    nn.manualSeed(2);
+    const model = new nn.Sequential(new nn.Linear(20, 33), new nn.ReLU(), new nn.Linear(33, 7));
+    const trainer = new Trainer(dev, model, {
+      loss: new nn.CrossEntropyLoss(),
+      optimizer: new optim.Adam(model.parameters(), { lr: 1e-3 }),
+      clipGradNorm: 1,
+      inputShape: [20],
+    });
+    const x = randomArray(16 * 20);
+    const y = Int32Array.from({ length: 16 }, (_, i) => i % 7);
+    for (let i = 0; i < 3; i++) await trainer.step(x, y).loss;
+    const dispatches = trainer.describeStep(16).dispatches;
+    const before = counter.snapshot();
+    const losses = [];
+    for (let i = 0; i < 100; i++) losses.push(trainer.step(x, y).loss);
+    const values = await Promise.all(losses);
+    const used = counter.since(before);
+    expect(values.every(Number.isFinite)).toBe(true);
+    expect(used.buffers).toBe(0);
+    expect(used.bindGroups).toBe(0);
+    expect(used.pipelines).toBe(0);
+    expect(used.dispatches).toBe(100 * dispatches);
+    // One submit per step, plus at most one snapshot of the loss ring when steps outran readback.
+    expect(used.submits).toBeGreaterThanOrEqual(100);
+    expect(used.submits).toBeLessThanOrEqual(102);
+    await trainer.dispose();
+    dev.dispose();
   });
 });
