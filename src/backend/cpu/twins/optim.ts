@@ -6,6 +6,15 @@ import type { CpuInvocation } from '../../kernel.js';
 
 const f = Math.fround;
 
+/**
+ * WGSL fma(a, b, c) = a * b + c rounded once. For f32 inputs a * b is exact in float64, so only
+ * the sum rounds before the final rounding to f32 (a double rounding that can differ from a true
+ * fused result only when the sum lands exactly on an f32 rounding boundary).
+ */
+function fma(a: number, b: number, c: number): number {
+  return f(a * b + c);
+}
+
 // Indices shared with shaders/optim/common.wgsl.
 const HYPER_L1 = 0;
 const HYPER_L2 = 1;
@@ -75,13 +84,13 @@ export function sgdUpdate(call: CpuInvocation): void {
   const nesterov = Boolean(c.overrides.nesterov);
   for (let i = 0; i < c.n; i++) {
     const w = weights[i]!;
-    let d = f(c.grad(i) + f(weightDecay * w));
+    let d = fma(weightDecay, w, c.grad(i));
     if (hasMomentum) {
-      const b = firstStep ? d : f(f(state[i]! * momentum) + f(oneMinusDampening * d));
+      const b = firstStep ? d : fma(oneMinusDampening, d, f(state[i]! * momentum));
       state[i] = b;
-      d = nesterov ? f(d + f(momentum * b)) : b;
+      d = nesterov ? fma(momentum, b, d) : b;
     }
-    weights[i] = w + f(-lr * d);
+    weights[i] = fma(-lr, d, w);
   }
 }
 
@@ -92,11 +101,11 @@ export function adagradUpdate(call: CpuInvocation): void {
   const [eps, weightDecay] = [hyper[3]!, hyper[4]!];
   for (let i = 0; i < c.n; i++) {
     const w = weights[i]!;
-    const g = f(c.grad(i) + f(weightDecay * w));
-    const sum = f(state[i]! + f(g * g));
+    const g = fma(weightDecay, w, c.grad(i));
+    const sum = fma(g, g, state[i]!);
     state[i] = sum;
-    const std = f(f(Math.sqrt(sum)) + eps);
-    weights[i] = w + f(f(-clr * g) / std);
+    const denom = f(f(Math.sqrt(sum)) + eps);
+    weights[i] = w + f(f(-clr * g) / denom);
   }
 }
 
@@ -107,13 +116,13 @@ export function adadeltaUpdate(call: CpuInvocation): void {
   const [rho, oneMinusRho, eps, weightDecay] = [hyper[3]!, hyper[4]!, hyper[5]!, hyper[6]!];
   for (let i = 0; i < c.n; i++) {
     const w = weights[i]!;
-    const g = f(c.grad(i) + f(weightDecay * w));
-    const sq = f(f(state[i]! * rho) + f(f(oneMinusRho * g) * g));
+    const g = fma(weightDecay, w, c.grad(i));
+    const sq = fma(f(oneMinusRho * g), g, f(state[i]! * rho));
     state[i] = sq;
-    const std = f(Math.sqrt(f(sq + eps)));
-    const delta = f(f(f(Math.sqrt(f(state[stride + i]! + eps))) / std) * g);
-    state[stride + i] = f(f(state[stride + i]! * rho) + f(f(oneMinusRho * delta) * delta));
-    weights[i] = w + f(-lr * delta);
+    const rmsGrad = f(Math.sqrt(f(sq + eps)));
+    const delta = f(f(f(Math.sqrt(f(state[stride + i]! + eps))) / rmsGrad) * g);
+    state[stride + i] = fma(f(oneMinusRho * delta), delta, f(state[stride + i]! * rho));
+    weights[i] = fma(-lr, delta, w);
   }
 }
 
@@ -127,20 +136,20 @@ export function rmspropUpdate(call: CpuInvocation): void {
   const gradAvgAt = (hasMomentum ? 2 : 1) * stride;
   for (let i = 0; i < c.n; i++) {
     const w = weights[i]!;
-    const g = f(c.grad(i) + f(weightDecay * w));
-    const sq = f(f(state[i]! * alpha) + f(f(oneMinusAlpha * g) * g));
+    const g = fma(weightDecay, w, c.grad(i));
+    const sq = fma(f(oneMinusAlpha * g), g, f(state[i]! * alpha));
     state[i] = sq;
     let avg = f(Math.sqrt(sq));
     if (centered) {
-      const ga = f(f(state[gradAvgAt + i]! * alpha) + f(oneMinusAlpha * g));
+      const ga = fma(oneMinusAlpha, g, f(state[gradAvgAt + i]! * alpha));
       state[gradAvgAt + i] = ga;
-      avg = f(Math.sqrt(f(sq + f(-ga * ga))));
+      avg = f(Math.sqrt(fma(-ga, ga, sq)));
     }
     avg = f(avg + eps);
     if (hasMomentum) {
       const b = f(f(state[stride + i]! * momentum) + f(g / avg));
       state[stride + i] = b;
-      weights[i] = w + f(-lr * b);
+      weights[i] = fma(-lr, b, w);
     } else {
       weights[i] = w + f(f(-lr * g) / avg);
     }
@@ -149,8 +158,8 @@ export function rmspropUpdate(call: CpuInvocation): void {
 
 function adamStep(c: UpdateContext, i: number, w: number, g: number): void {
   const { state, hyper, stride: s } = c;
-  const m = f(f(state[i]! * hyper[4]!) + f(hyper[5]! * g));
-  let v = f(f(state[s + i]! * hyper[6]!) + f(f(hyper[7]! * g) * g));
+  const m = fma(hyper[5]!, g, f(state[i]! * hyper[4]!));
+  let v = fma(f(hyper[7]! * g), g, f(state[s + i]! * hyper[6]!));
   state[i] = m;
   state[s + i] = v;
   if (c.overrides.amsgrad) {
@@ -167,7 +176,7 @@ export function adamUpdate(call: CpuInvocation): void {
   const decay = c.hyper[9]!;
   for (let i = 0; i < c.n; i++) {
     const w = c.weights[i]!;
-    adamStep(c, i, w, f(c.grad(i) + f(decay * w)));
+    adamStep(c, i, w, fma(decay, w, c.grad(i)));
   }
 }
 
@@ -187,8 +196,8 @@ export function adamaxUpdate(call: CpuInvocation): void {
   const [beta1, oneMinusBeta1, beta2, eps, weightDecay] = [hyper[3]!, hyper[4]!, hyper[5]!, hyper[6]!, hyper[7]!];
   for (let i = 0; i < c.n; i++) {
     const w = weights[i]!;
-    const g = f(c.grad(i) + f(weightDecay * w));
-    const m = f(f(state[i]! * beta1) + f(oneMinusBeta1 * g));
+    const g = fma(weightDecay, w, c.grad(i));
+    const m = fma(oneMinusBeta1, g, f(state[i]! * beta1));
     const u = Math.max(f(state[stride + i]! * beta2), f(Math.abs(g) + eps));
     state[i] = m;
     state[stride + i] = u;
@@ -206,9 +215,9 @@ export function nadamUpdate(call: CpuInvocation): void {
   const cAvg = f(hyper[4]! * c.lrFactor);
   for (let i = 0; i < c.n; i++) {
     const w = weights[i]!;
-    const g = f(c.grad(i) + f(weightDecay * w));
-    const m = f(f(state[i]! * beta1) + f(oneMinusBeta1 * g));
-    const v = f(f(state[s + i]! * beta2) + f(f(oneMinusBeta2 * g) * g));
+    const g = fma(weightDecay, w, c.grad(i));
+    const m = fma(oneMinusBeta1, g, f(state[i]! * beta1));
+    const v = fma(f(oneMinusBeta2 * g), g, f(state[s + i]! * beta2));
     state[i] = m;
     state[s + i] = v;
     const denom = f(f(Math.sqrt(f(v / bc2))) + eps);

@@ -1,0 +1,63 @@
+// Stage 1 of the gradient-norm reduction, over one parameter group's range. Workgroup k writes
+//   partials[2 * (base + k)]     = sum of g_eff^2 over its elements (max |g_eff| when norm_inf)
+//   partials[2 * (base + k) + 1] = sum of l1*|w| + l2/2*w^2 over its elements
+// with g_eff = g + l1*sign(w) + l2*w (optim/common.wgsl), before clipping. Thread t of workgroup k
+// visits i = k*wg + t + j*(nwg*wg), then the workgroup adds its lanes in a fixed tree, so the
+// result is deterministic. grad_stats.wgsl combines the partials of all groups.
+//
+// Bindings (by name):
+//   params    uniform  { n, base }
+//   weights   storage, read         the group's parameters, n elements
+//   grads     storage, read         their gradients
+//   hyper     storage, read         the group's scalars: [l1, l2, ...]
+//   partials  storage, read_write   2 floats per workgroup of every group
+
+struct NormParams {
+  n: u32,
+  base: u32,
+}
+
+override wg: u32 = 256;           // a power of two, at most 256
+override norm_inf: bool = false;  // max |g_eff| instead of the sum of squares
+
+@group(0) @binding(0) var<uniform> params: NormParams;
+@group(0) @binding(1) var<storage, read> weights: array<f32>;         // w, n elements
+@group(0) @binding(2) var<storage, read> grads: array<f32>;           // g, n elements
+@group(0) @binding(3) var<storage, read> hyper: array<f32>;           // [l1, l2, ...]
+@group(0) @binding(4) var<storage, read_write> partials: array<f32>;  // [norm part, penalty part] per workgroup
+
+var<workgroup> norm_lanes: array<f32, 256>;
+var<workgroup> penalty_lanes: array<f32, 256>;
+
+@compute @workgroup_size(wg)
+fn grad_norm_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let l1 = hyper[HYPER_L1];
+  let l2 = hyper[HYPER_L2];
+  var norm_acc = 0.0;
+  var penalty_acc = 0.0;
+  for (var i = wid.x * wg + lid.x; i < params.n; i += nwg.x * wg) {
+    let w = weights[i];
+    let g = penalized_grad(grads[i], w, l1, l2);
+    if (norm_inf) {
+      norm_acc = max(norm_acc, abs(g));
+    } else {
+      norm_acc += g * g;
+    }
+    penalty_acc += penalty_of(w, l1, l2);
+  }
+  norm_lanes[lid.x] = norm_acc;
+  penalty_lanes[lid.x] = penalty_acc;
+  workgroupBarrier();
+  for (var half = wg / 2u; half > 0u; half /= 2u) {
+    if (lid.x < half) {
+      let other = norm_lanes[lid.x + half];
+      norm_lanes[lid.x] = select(norm_lanes[lid.x] + other, max(norm_lanes[lid.x], other), norm_inf);
+      penalty_lanes[lid.x] += penalty_lanes[lid.x + half];
+    }
+    workgroupBarrier();
+  }
+  if (lid.x == 0u) {
+    partials[2u * (params.base + wid.x)] = norm_lanes[0];
+    partials[2u * (params.base + wid.x) + 1u] = penalty_lanes[0];
+  }
+}
