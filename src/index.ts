@@ -14,6 +14,7 @@
  */
 export type { Backend, BackendKind } from './backend/backend.js';
 export { createDevice, type Device, type DeviceOptions } from './device.js';
+export * as data from './data/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
-export { type StepDescription, type StepRecord, type StepResult, Trainer, type TrainerOptions } from './train/trainer.js';
+export { type Scheduler, type StepDescription, type StepRecord, type StepResult, Trainer, type TrainerOptions } from './train/trainer.js';

@@ -1,13 +1,14 @@
 import type { Backend } from '../backend/backend.js';
 import { alignUp, type BufferView, type DeviceBuffer, VIEW_ALIGN } from '../backend/kernel.js';
 import type { Parameter } from '../nn/parameter.js';
-import type { FlatLayout } from '../optim/update-plan.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import { type FlatLayout, packParameters } from '../optim/update-plan.js';
 
 /**
  * Every parameter of a model in one device buffer, and every gradient in a second one with the
  * same offsets, so that one dispatch can update a whole parameter group. Tensors start at
  * 256-byte boundaries (storage-binding alignment); padding stays zero. Groups come first, in
- * optimizer order, each a contiguous range; parameters no group trains follow.
+ * optimizer order, each a contiguous range (`packParameters`); parameters no group trains follow.
  */
 export class FlatParameters {
   readonly order: Parameter[];
@@ -18,21 +19,18 @@ export class FlatParameters {
   constructor(
     private readonly backend: Backend,
     all: readonly Parameter[],
-    groups: readonly (readonly Parameter[])[],
+    optimizer: Optimizer,
   ) {
+    const packed = packParameters(optimizer);
     this.trained = new Set();
-    const ranges: { offset: number; length: number }[] = [];
-    let at = 0;
-    for (const group of groups) {
-      const start = at;
-      for (const p of group) {
+    optimizer.paramGroups.forEach((group, g) =>
+      group.params.forEach((p, j) => {
         if (this.trained.has(p)) throw new Error(`parameter '${p.name}' appears in two parameter groups`);
         this.trained.add(p);
-        this.offsets.set(p, at);
-        at = alignUp(at + p.numel, VIEW_ALIGN);
-      }
-      ranges.push({ offset: start, length: at - start });
-    }
+        this.offsets.set(p, packed.offsets[g]![j]!);
+      }),
+    );
+    let at = packed.length;
     for (const p of all) {
       if (this.offsets.has(p)) continue;
       this.offsets.set(p, at);
@@ -42,7 +40,7 @@ export class FlatParameters {
     const total = Math.max(at, VIEW_ALIGN);
     const params = backend.createBuffer(total * 4, 'parameters');
     const grads = backend.createBuffer(total * 4, 'gradients');
-    this.layout = { params, grads, groups: ranges };
+    this.layout = { params, grads, groups: packed.groups };
     for (const p of this.order) {
       backend.write(params, p.data, this.offsets.get(p)! * 4);
       p.store = {

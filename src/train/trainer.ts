@@ -5,27 +5,25 @@ import { compileGraph, type CompiledGraph } from '../graph/compile.js';
 import type { Tensor } from '../graph/tensor.js';
 import type { Loss } from '../nn/loss.js';
 import type { Module } from '../nn/module.js';
+import { BoldDriver, type ClosedFormLR, GradientNormLR, ReduceLROnPlateau } from '../optim/lr/index.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { planUpdate, type UpdatePlan } from '../optim/update-plan.js';
 import { FlatParameters } from './flat-parameters.js';
 import { StepLog } from './step-log.js';
 import { type Traced, trace } from './trace.js';
 
-/** A learning-rate schedule as the trainer drives it (see optim.lr). */
-export interface SchedulerLike {
-  step(): void;
-  getLastLr(): number[];
-  /** Signal-driven schedules (BoldDriver) observe each step's loss, in step order. */
-  observeLoss?(loss: number): void;
-  /** GradientNormLR: the lr is divided by ‖g‖^gamma on the device. */
-  readonly gradientNormGamma?: number;
-  readonly eps?: number;
-}
+/**
+ * A learning-rate schedule from `optim.lr`. The trainer steps it after every training step,
+ * feeds BoldDriver each loss as it arrives, and for GradientNormLR scales the rate by the
+ * gradient norm on the device. ReduceLROnPlateau is stepped by the caller with a metric (for
+ * example the held-out loss after each epoch).
+ */
+export type Scheduler = ClosedFormLR | ReduceLROnPlateau | GradientNormLR | BoldDriver;
 
 export interface TrainerOptions {
   loss: Loss;
   optimizer: Optimizer;
-  scheduler?: SchedulerLike;
+  scheduler?: Scheduler;
   /** Shape of one sample, without the batch dimension: [784] or [1, 28, 28]. */
   inputShape: readonly number[];
   /** Clip the global L2 norm of the gradients to this value (torch.nn.utils.clip_grad_norm_). */
@@ -141,14 +139,13 @@ export class Trainer {
     if (this.flat) return;
     const { optimizer, clipGradNorm, clipGradValue, l1, l2, scheduler, trackGradNorm } = this.options;
     this.model.namedParameters();
-    this.flat = new FlatParameters(this.backend, this.model.parameters(), optimizer.paramGroups.map((g) => g.params));
-    const gamma = scheduler?.gradientNormGamma;
+    this.flat = new FlatParameters(this.backend, this.model.parameters(), optimizer);
     this.update = planUpdate(this.backend, optimizer, this.flat.layout, {
       clipGradNorm,
       clipGradValue,
       l1,
       l2,
-      gradNormLR: gamma === undefined ? undefined : { gamma, eps: scheduler?.eps ?? 1e-12 },
+      gradNormLR: scheduler instanceof GradientNormLR ? { gamma: scheduler.gradientNormGamma, eps: scheduler.eps } : undefined,
       computeNorm: trackGradNorm,
     });
     this.log = new StepLog(this.backend, RECORD_WIDTH);
@@ -293,12 +290,13 @@ export class Trainer {
       { src: this.update!.stats, byteOffset: 0, floats: 4 },
     ]);
     this.backend.run(plan.program, copies);
-    this.options.scheduler?.step();
+    const { scheduler } = this.options;
+    if (scheduler && !(scheduler instanceof ReduceLROnPlateau)) scheduler.step();
 
     const result = record.then((r) => {
       const rec: StepRecord = { step, loss: r[0]!, gradNorm: r[1]!, lr: lr * (r[3]! || 1), penalty: r[4]! };
       this.history.push(rec);
-      this.options.scheduler?.observeLoss?.(rec.loss);
+      if (scheduler instanceof BoldDriver) scheduler.observeLoss(rec.loss);
       return rec;
     });
     // The first step after a compilation also surfaces asynchronous validation/memory errors.

@@ -13,8 +13,8 @@ export interface GradientNormLROptions {
  *
  *     lr(t) = lr0 / max(||g_t||, eps)^gamma
  *
- * where ||g_t|| is the L2 norm over all parameters' gradients of step t itself (after clipping,
- * when the trainer clips). That norm lives on the GPU and is only known inside the step, so the
+ * where ||g_t|| is the L2 norm over all parameters' gradients of step t itself (including the
+ * L1/L2 penalty terms, measured before any clipping). That norm lives on the GPU and is only known inside the step, so the
  * trainer's update kernel multiplies the base rate by `GradientNormLR.factor(norm, gamma, eps)`
  * there, with no wait on the CPU. This class only carries the settings: `group.lr` stays at the
  * base rate lr0 (and `getLastLr()` reports it); the trainer reads `gradientNormGamma` and `eps`
