@@ -7,7 +7,7 @@ import type { BufferView } from '../src/backend/kernel.js';
 import { gradients } from '../src/graph/autodiff.js';
 import { compileGraph } from '../src/graph/compile.js';
 import { fuseActivations } from '../src/graph/fuse.js';
-import { Graph, type Tensor } from '../src/graph/tensor.js';
+import { Graph, STEP_INFO, type Tensor } from '../src/graph/tensor.js';
 import type { Loss } from '../src/nn/loss.js';
 import type { Module } from '../src/nn/module.js';
 
@@ -27,6 +27,7 @@ export async function forwardBackward(
   x: Float32Array,
   inputShape: number[],
   y: Int32Array | Float32Array,
+  { seed = 0, step = 0 } = {},
 ): Promise<ForwardBackward> {
   const batch = x.length / inputShape.reduce((a, b) => a * b, 1);
   const g = new Graph();
@@ -50,6 +51,8 @@ export async function forwardBackward(
     [yt, buffer(y, 'y')],
   ]);
   for (const [name, p] of named) bound.set(g.param(p), buffer(p.data, name));
+  const info = g.inputs.get(STEP_INFO);
+  if (info) bound.set(info, buffer(new Int32Array([seed, step, 0, 0]), 'step_info'));
   const outputs = [loss, out, ...grads.filter((d): d is Tensor => d !== null)];
   const compiled = compileGraph(backend, { graph: g, bound, outputs, label: 'test' });
   const program = backend.compile(compiled.launches, 'test');

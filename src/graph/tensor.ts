@@ -35,6 +35,9 @@ export interface Node<A = unknown> {
   label: string;
 }
 
+/** Name of the graph input that carries the per-step scalars. */
+export const STEP_INFO = 'step_info';
+
 export const INPUT: OpDef<{ name: string }> = {
   name: 'input',
   infer: () => [],
@@ -58,6 +61,7 @@ export class Graph {
   /** True while tracing for training (dropout active), false for evaluation. */
   training = true;
   private nextId = 0;
+  private streams = 0;
   private readonly labels: string[] = [];
 
   /** Prefix node labels with a module path while `body` runs. */
@@ -79,6 +83,20 @@ export class Graph {
     const t = this.leaf(INPUT, { name }, shape, dtype, name);
     this.inputs.set(name, t);
     return t;
+  }
+
+  /**
+   * The per-step scalars `[seed, step, 0, 0]` (int32), written by the trainer before each step.
+   * Counter-based random kernels (dropout) derive their bits from them, so masks are a pure
+   * function of (seed, step, stream, element) and backward regenerates instead of storing them.
+   */
+  stepInfo(): Tensor {
+    return this.inputs.get(STEP_INFO) ?? this.input(STEP_INFO, [4], 'i32');
+  }
+
+  /** A fresh id for one random stream (one dropout layer), stable for a given model. */
+  randomStream(): number {
+    return this.streams++;
   }
 
   param(p: Parameter): Tensor {

@@ -2,7 +2,7 @@ import type { Program } from '../backend/backend.js';
 import type { BufferView, DeviceBuffer } from '../backend/kernel.js';
 import type { Device } from '../device.js';
 import { compileGraph, type CompiledGraph } from '../graph/compile.js';
-import type { Tensor } from '../graph/tensor.js';
+import { STEP_INFO, type Tensor } from '../graph/tensor.js';
 import type { Loss } from '../nn/loss.js';
 import type { Module } from '../nn/module.js';
 import { BoldDriver, type ClosedFormLR, GradientNormLR, ReduceLROnPlateau } from '../optim/lr/index.js';
@@ -103,6 +103,9 @@ export class Trainer {
   private flat: FlatParameters | null = null;
   private update: UpdatePlan | null = null;
   private log: StepLog | null = null;
+  /** [seed, step, 0, 0], rewritten before every step for counter-based randomness. */
+  private stepInfo: DeviceBuffer | null = null;
+  private readonly stepScalars = new Uint32Array(4);
   private stepCount = 0;
   private disposed = false;
   private unchecked = false;
@@ -121,6 +124,9 @@ export class Trainer {
     if (clipGradNorm !== undefined && !(clipGradNorm > 0)) throw new Error(`Trainer: clipGradNorm must be > 0, got ${clipGradNorm}`);
     if (clipGradValue !== undefined && !(clipGradValue > 0)) throw new Error(`Trainer: clipGradValue must be > 0, got ${clipGradValue}`);
     if (clipGradNorm !== undefined && clipGradValue !== undefined) throw new Error('Trainer: use clipGradNorm or clipGradValue, not both');
+    if (options.seed !== undefined && !(Number.isInteger(options.seed) && options.seed >= 0 && options.seed < 2 ** 32)) {
+      throw new Error(`Trainer: seed must be an integer in [0, 2^32), got ${options.seed}`);
+    }
     if (!(l1 >= 0)) throw new Error(`Trainer: l1 must be >= 0, got ${l1}`);
     if (!(l2 >= 0)) throw new Error(`Trainer: l2 must be >= 0, got ${l2}`);
     const owned = new Set(model.parameters());
@@ -149,6 +155,7 @@ export class Trainer {
       computeNorm: trackGradNorm,
     });
     this.log = new StepLog(this.backend, RECORD_WIDTH);
+    this.stepInfo = this.backend.createBuffer(16, 'step-info');
   }
 
   private plan(batch: number): StepPlan {
@@ -178,10 +185,12 @@ export class Trainer {
     return plan;
   }
 
-  /** Views for the batch inputs and every parameter of a traced graph. */
+  /** Views for the batch inputs, the per-step scalars and every parameter of a traced graph. */
   private boundInputs(t: Traced, x: DeviceBuffer, y: DeviceBuffer | null): Map<Tensor, BufferView> {
     const bound = new Map<Tensor, BufferView>([[t.x, { buffer: x, offset: 0, length: t.x.numel }]]);
     if (t.y && y) bound.set(t.y, { buffer: y, offset: 0, length: t.y.numel });
+    const info = t.graph.inputs.get(STEP_INFO);
+    if (info) bound.set(info, { buffer: this.stepInfo!, offset: 0, length: 4 });
     for (const [p, tensor] of t.graph.params) bound.set(tensor, this.flat!.paramView(p));
     return bound;
   }
@@ -285,6 +294,9 @@ export class Trainer {
     const lr = this.options.optimizer.paramGroups[0]?.lr ?? NaN;
     this.update!.beforeStep();
     const step = this.stepCount++;
+    this.stepScalars[0] = this.options.seed ?? 0;
+    this.stepScalars[1] = step;
+    this.backend.write(this.stepInfo!, this.stepScalars);
     const { copies, record } = this.log!.record(step, [
       { src: plan.loss.buffer, byteOffset: plan.loss.offset * 4, floats: 1 },
       { src: this.update!.stats, byteOffset: 0, floats: 4 },
@@ -365,6 +377,7 @@ export class Trainer {
     }
     this.plans.clear();
     this.evalPlans.clear();
+    if (this.stepInfo) this.backend.destroyBuffer(this.stepInfo);
     this.flat?.dispose();
   }
 }
