@@ -17,4 +17,5 @@ export { createDevice, type Device, type DeviceOptions } from './device.js';
 export * as data from './data/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
+export type { EpochSummary, FitOptions } from './train/fit.js';
 export { type Scheduler, type StepDescription, type StepRecord, type StepResult, Trainer, type TrainerOptions } from './train/trainer.js';

@@ -9,6 +9,8 @@ import { BoldDriver, type ClosedFormLR, GradientNormLR, ReduceLROnPlateau } from
 import type { Optimizer } from '../optim/optimizer.js';
 import { planUpdate, type UpdatePlan } from '../optim/update-plan.js';
 import { FlatParameters } from './flat-parameters.js';
+import type { Dataset } from '../data/dataset.js';
+import { type EpochSummary, fit, type FitOptions } from './fit.js';
 import { StepLog } from './step-log.js';
 import { type Traced, trace } from './trace.js';
 
@@ -109,6 +111,7 @@ export class Trainer {
   private stepCount = 0;
   private disposed = false;
   private unchecked = false;
+  private lastRecord: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly device: Device,
@@ -306,7 +309,8 @@ export class Trainer {
     if (scheduler && !(scheduler instanceof ReduceLROnPlateau)) scheduler.step();
 
     const result = record.then((r) => {
-      const rec: StepRecord = { step, loss: r[0]!, gradNorm: r[1]!, lr: lr * (r[3]! || 1), penalty: r[4]! };
+      const reduced = this.update!.reduces;
+      const rec: StepRecord = { step, loss: r[0]!, gradNorm: reduced ? r[1]! : NaN, lr: lr * r[3]!, penalty: r[4]! };
       this.history.push(rec);
       if (scheduler instanceof BoldDriver) scheduler.observeLoss(rec.loss);
       return rec;
@@ -314,7 +318,10 @@ export class Trainer {
     // The first step after a compilation also surfaces asynchronous validation/memory errors.
     const checked = this.unchecked ? this.backend.health().then(() => result) : result;
     this.unchecked = false;
-    return { loss: checked.then((r) => r.loss), record: checked };
+    // Records reach callers in step order, even when one waited for a health check.
+    const ordered = this.lastRecord.then(() => checked);
+    this.lastRecord = ordered.catch(() => undefined);
+    return { loss: ordered.then((r) => r.loss), record: ordered };
   }
 
   private checkTargets(plan: { batch: number; y: DeviceBuffer; classes: number }, y: Int32Array | Float32Array): void {
@@ -329,6 +336,15 @@ export class Trainer {
       if (!(y instanceof Float32Array)) throw new Error(`Trainer: ${name} takes targets as a Float32Array`);
       if (y.length * 4 !== plan.y.byteLength) throw new Error(`Trainer: ${y.length} target values, the output holds ${plan.y.byteLength / 4}`);
     }
+  }
+
+  /**
+   * Trains for whole epochs over a dataset: shuffled batches, steps enqueued without waiting,
+   * `onStep` with each record as it arrives, `onEpoch` with the mean loss and the validation
+   * result, ReduceLROnPlateau stepped on the validation loss, early stop through `signal`.
+   */
+  fit(dataset: Dataset, options: FitOptions): Promise<EpochSummary[]> {
+    return fit(this, dataset, options);
   }
 
   /**
