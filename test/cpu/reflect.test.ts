@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KernelSpec } from '../../src/backend/kernel.js';
 import { reflectBindings } from '../../src/backend/webgpu/reflect.js';
+import * as dropout from '../../src/kernels/dropout.js';
 import * as elementwise from '../../src/kernels/elementwise.js';
 import * as loss from '../../src/kernels/loss.js';
 import * as matmul from '../../src/kernels/matmul.js';
@@ -12,7 +13,7 @@ function isKernel(v: unknown): v is KernelSpec {
   return typeof v === 'object' && v !== null && 'wgsl' in v && 'entry' in v && 'cpu' in v;
 }
 
-const kernels = [elementwise, loss, matmul, optim, reduce, unary].flatMap((m) => Object.values(m).filter(isKernel));
+const kernels = [dropout, elementwise, loss, matmul, optim, reduce, unary].flatMap((m) => Object.values(m).filter(isKernel));
 
 describe('WGSL bindings agree with the TypeScript declarations', () => {
   it('covers every kernel family', () => {
