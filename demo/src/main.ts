@@ -76,7 +76,7 @@ async function start(config: RunConfig): Promise<RunSummary> {
       `${run.stepsPerEpoch} steps per epoch, ${run.metrics.totalSteps} in all.`;
     await run.train({
       changed: () => view.request(),
-      weights: (model, weights) => view.setWeights(model, weights),
+      predictions: (logits) => view.setPredictions(logits),
       status: (text) => {
         statusLine.textContent = text;
       },

@@ -1,15 +1,64 @@
 /**
  * The model's view of the data: for a 2-D set, the decision boundary (the predicted class over
  * a grid, paler where the model is unsure) under the held-out points; for MNIST, a few held-out
- * digits with the predicted class, green when right and red when wrong.
+ * digits with the predicted class, green when right and red when wrong. The logits come from
+ * `trainer.predict(predictionInputs(test))` on the device; drawing only reads them.
  */
-import type { data, nn } from '../../src/index.js';
-import { argmaxRows, forward, softmaxRows } from './cpu-forward.js';
+import type { data } from '../../src/index.js';
 
 export const CLASS_COLORS = ['#3b82f6', '#f97316', '#10b981', '#e11d48', '#8b5cf6', '#eab308', '#06b6d4', '#84cc16', '#ec4899', '#64748b'];
 
 const GRID = 72;
 const EXTENT = 1.2;
+const DIGITS = { columns: 8, rows: 4 };
+
+/** Row-wise softmax of n rows of logits, as a new array. */
+export function softmaxRows(logits: Float32Array, n: number): Float32Array {
+  const c = logits.length / n;
+  const probs = new Float32Array(logits.length);
+  for (let i = 0; i < n; i++) {
+    const max = Math.max(...logits.subarray(i * c, (i + 1) * c));
+    let sum = 0;
+    for (let j = 0; j < c; j++) sum += probs[i * c + j] = Math.exp(logits[i * c + j]! - max);
+    for (let j = 0; j < c; j++) probs[i * c + j]! /= sum;
+  }
+  return probs;
+}
+
+export function argmaxRows(values: Float32Array, n: number): Int32Array {
+  const c = values.length / n;
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < c; j++) if (values[i * c + j]! > values[i * c + best]!) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
+export const isPlane = (test: data.Dataset): boolean => test.inputShape[0] === 2;
+
+/** Centres of the GRID × GRID cells over [−1.2, 1.2]², row by row from the top. */
+function planeGrid(): Float32Array {
+  const grid = new Float32Array(GRID * GRID * 2);
+  for (let r = 0; r < GRID; r++) {
+    for (let c = 0; c < GRID; c++) {
+      grid[2 * (r * GRID + c)] = -EXTENT + ((c + 0.5) / GRID) * 2 * EXTENT;
+      grid[2 * (r * GRID + c) + 1] = EXTENT - ((r + 0.5) / GRID) * 2 * EXTENT;
+    }
+  }
+  return grid;
+}
+
+/**
+ * The samples the picture needs logits for: the whole grid for a 2-D set, the first digits for
+ * MNIST. The count never changes within a run, so `trainer.predict` compiles once.
+ */
+export function predictionInputs(test: data.Dataset): Float32Array {
+  if (isPlane(test)) return planeGrid();
+  const n = DIGITS.columns * DIGITS.rows;
+  return test.x.subarray(0, n * (test.x.length / test.n));
+}
 
 function rgb(hex: string): [number, number, number] {
   const v = Number.parseInt(hex.slice(1), 16);
@@ -27,23 +76,14 @@ function square(canvas: HTMLCanvasElement): { ctx: CanvasRenderingContext2D; siz
   return { ctx, size };
 }
 
-/** Predicted class and confidence over the square [−1.2, 1.2]²; weights null draws the points only. */
-export function drawBoundary(
-  canvas: HTMLCanvasElement, model: nn.Module | null, weights: Record<string, Float32Array> | null, points: data.Dataset,
-): void {
+/** Predicted class and confidence over the grid of `predictionInputs`; logits null draws the points only. */
+export function drawBoundary(canvas: HTMLCanvasElement, logits: Float32Array | null, points: data.Dataset): void {
   const { ctx, size } = square(canvas);
   const toPx = (v: number) => ((v + EXTENT) / (2 * EXTENT)) * size;
-  if (model && weights) {
-    const grid = new Float32Array(GRID * GRID * 2);
-    for (let r = 0; r < GRID; r++) {
-      for (let c = 0; c < GRID; c++) {
-        grid[2 * (r * GRID + c)] = -EXTENT + ((c + 0.5) / GRID) * 2 * EXTENT;
-        grid[2 * (r * GRID + c) + 1] = EXTENT - ((r + 0.5) / GRID) * 2 * EXTENT;
-      }
-    }
+  if (logits) {
     const n = GRID * GRID;
-    const probs = softmaxRows(forward(model, weights, grid, n), n);
-    const predicted = argmaxRows(probs, n);
+    const probs = softmaxRows(logits, n);
+    const predicted = argmaxRows(logits, n);
     const classes = probs.length / n;
     const image = new ImageData(GRID, GRID);
     for (let i = 0; i < n; i++) {
@@ -70,17 +110,13 @@ export function drawBoundary(
   }
 }
 
-const DIGITS = { columns: 8, rows: 4 };
-
-/** The first held-out digits with the model's guess above each; weights null shows the labels. */
-export function drawDigits(
-  canvas: HTMLCanvasElement, model: nn.Module | null, weights: Record<string, Float32Array> | null, test: data.Dataset,
-): void {
+/** The first held-out digits with the model's guess above each; logits null shows the labels. */
+export function drawDigits(canvas: HTMLCanvasElement, logits: Float32Array | null, test: data.Dataset): void {
   const { ctx } = square(canvas);
   const width = canvas.clientWidth || canvas.width;
   const n = DIGITS.columns * DIGITS.rows;
   const cell = width / DIGITS.columns;
-  const predicted = model && weights ? argmaxRows(forward(model, weights, test.x.subarray(0, n * 784), n), n) : null;
+  const predicted = logits ? argmaxRows(logits, n) : null;
   const image = new ImageData(28, 28);
   const tile = document.createElement('canvas');
   [tile.width, tile.height] = [28, 28];

@@ -1,7 +1,8 @@
 /**
  * One training run: builds the model, optimizer, schedule and Trainer from a RunConfig, steps
- * through the epochs without waiting for the device, and evaluates on the held-out set on the
- * CPU after each epoch.
+ * through the epochs without waiting for the device, and after each epoch (and on a stop)
+ * evaluates on the held-out set and computes the picture's logits, on the same device in eval
+ * mode through `trainer.evaluate` and `trainer.predict`.
  *
  * `trainer.step` returns at once; its record (loss, rate, gradient norm) arrives a few steps
  * later. The loop never awaits a step's own result: every AWAIT_EVERY steps it waits for the
@@ -10,14 +11,20 @@
  * thread for a frame, so the page keeps drawing (the CPU backend computes inside `step`).
  */
 import { data, type Device, nn, type StepRecord, Trainer } from '../../src/index.js';
-import { evaluate } from './cpu-forward.js';
 import type { RunConfig } from './config.js';
 import type { Split } from './datasets.js';
 import { Metrics } from './metrics.js';
+import { predictionInputs } from './predictions.js';
 import { buildModel, buildOptimizer, buildSchedule, plannedRates } from './setup.js';
 
 const AWAIT_EVERY = 20;
 const FRAME_MS = 16;
+/**
+ * Held-out batch size. Each distinct eval batch size compiles its own program: a fixed size
+ * gives at most two (full batches and the remainder); it divides the 2,000 MNIST digits, and
+ * the 400 points of a 2-D set fit in one batch.
+ */
+const EVAL_BATCH = 500;
 
 /** Lets the browser draw and handle input before the loop goes on. */
 export function pause(): Promise<void> {
@@ -27,8 +34,8 @@ export function pause(): Promise<void> {
 export interface RunHooks {
   /** A new record, an epoch result or a new evaluation is there to draw. */
   changed(): void;
-  /** The model's weights after an epoch, for the pictures that need a forward pass. */
-  weights(model: nn.Module, weights: Record<string, Float32Array>): void;
+  /** The model's logits for `predictionInputs(split.test)` after an epoch, for the prediction picture. */
+  predictions(logits: Float32Array): void;
   status(text: string): void;
 }
 
@@ -94,6 +101,7 @@ export class Run {
     const { config, split, metrics } = this;
     let step = 0;
     let checkpoint: Promise<StepRecord> | null = null;
+    let latest: Promise<StepRecord> | null = null;
     let lastPause = performance.now();
     const started = performance.now();
     await this.evaluateEpoch(0, hooks);
@@ -114,6 +122,7 @@ export class Run {
             this.stopped = true;
           },
         );
+        latest = record;
         step++;
         if (step % AWAIT_EVERY === 0) {
           if (checkpoint) await checkpoint.catch(() => {});
@@ -130,16 +139,18 @@ export class Run {
       await this.evaluateEpoch(step / this.stepsPerEpoch, hooks);
     }
     await this.trainer.idle();
+    // Records arrive in order: once the last one is in, the metrics are complete and any failure known.
+    await latest?.catch(() => {});
     if (this.failure) throw this.failure;
   }
 
-  /** Held-out accuracy at `epoch` (fractional after a stop), from the weights on the device. */
+  /** Held-out accuracy and loss at `epoch` (fractional after a stop), and the picture's logits. */
   private async evaluateEpoch(epoch: number, hooks: RunHooks): Promise<void> {
-    hooks.status(`evaluating on the ${this.split.test.n} held-out samples (on the CPU)…`);
-    const weights = await this.model.stateDict();
-    const result = await evaluate(this.model, weights, this.split.test, pause);
+    const { test } = this.split;
+    hooks.status(`evaluating on the ${test.n} held-out samples (on the device)…`);
+    const result = await this.trainer.evaluate(test, { batchSize: EVAL_BATCH });
     this.metrics.addEpoch({ epoch, ...result });
-    hooks.weights(this.model, weights);
+    hooks.predictions(await this.trainer.predict(predictionInputs(test)));
     hooks.changed();
   }
 }

@@ -1,9 +1,8 @@
 /** Draws the four curves and the prediction picture of the current run, once per animation frame. */
-import type { nn } from '../../src/index.js';
 import { drawChart, type Series } from './chart.js';
 import type { Split } from './datasets.js';
 import { Metrics } from './metrics.js';
-import { drawBoundary, drawDigits } from './predictions.js';
+import { drawBoundary, drawDigits, isPlane } from './predictions.js';
 
 export interface Canvases {
   loss: HTMLCanvasElement;
@@ -21,8 +20,8 @@ const EMPTY = new Metrics(100, 1, null);
 export class View {
   private metrics: Metrics | null = null;
   private split: Split | null = null;
-  private model: nn.Module | null = null;
-  private weights: Record<string, Float32Array> | null = null;
+  /** The latest logits for `predictionInputs(split.test)`, or null before the first evaluation. */
+  private logits: Float32Array | null = null;
   private queued = false;
   private predictionsStale = false;
 
@@ -37,16 +36,14 @@ export class View {
   reset(metrics: Metrics | null, split: Split): void {
     this.metrics = metrics;
     this.split = split;
-    this.model = null;
-    this.weights = null;
-    this.canvases.predictions.classList.toggle('digits', split.test.inputShape[0] !== 2);
+    this.logits = null;
+    this.canvases.predictions.classList.toggle('digits', !isPlane(split.test));
     this.predictionsStale = true;
     this.request();
   }
 
-  setWeights(model: nn.Module, weights: Record<string, Float32Array>): void {
-    this.model = model;
-    this.weights = weights;
+  setPredictions(logits: Float32Array): void {
+    this.logits = logits;
     this.predictionsStale = true;
     this.request();
   }
@@ -81,8 +78,8 @@ export class View {
     ], { xMax: m.totalEpochs, xLabel: 'epoch', yMin: 0, yMax: 1, format: percent });
     if (this.predictionsStale && this.split) {
       this.predictionsStale = false;
-      const draw = this.split.test.inputShape[0] === 2 ? drawBoundary : drawDigits;
-      draw(this.canvases.predictions, this.model, this.weights, this.split.test);
+      const draw = isPlane(this.split.test) ? drawBoundary : drawDigits;
+      draw(this.canvases.predictions, this.logits, this.split.test);
     }
   }
 }

@@ -114,7 +114,7 @@ async function runInNode(overrides: Partial<RunConfig>): Promise<Run> {
     optimizerOptions: { ...defaults(OPTIMIZERS.Adam.options), lr: 0.01 }, scheduleOptions: {}, ...overrides,
   };
   const run = new Run(device, config, split);
-  await run.train({ changed: () => {}, weights: () => {}, status: () => {} });
+  await run.train({ changed: () => {}, predictions: () => {}, status: () => {} });
   device.dispose();
   return run;
 }
