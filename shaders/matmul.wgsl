@@ -1,0 +1,193 @@
+// Matrix product with a fused gate prologue and a bias + activation epilogue (all f32, row-major):
+//
+//   a_eff[m, k] = opA(A)[m, k] * (gate_a ? act_grad(act_gate, opA(G)[m, k], alpha) : 1)
+//   C[m, n]     = act_forward(act, sum_k a_eff[m, k] * opB(B)[k, n] + (has_bias ? bias[n] : 0), alpha)
+//   bias_out[m] = sum_k a_eff[m, k]                                   (only when ones_col = 1)
+//
+// opA(A) is A stored [M, K], or its transpose stored [K, M] when trans_a = 1; opB(B) likewise
+// with [K, N] / [N, K] and trans_b. The gate G has A's storage layout. The gate fuses an
+// activation backward (dz = dy * act'(y)) into the matmul that consumes dz; ones_col gives the
+// bias gradient of that layer (a column-sum of dz) in the same dispatch.
+//
+// Each workgroup computes a tile_m x tile_n block of C (tile_m = 8 * wg_y, tile_n = 8 * wg_x),
+// walking K in steps of tile_k through workgroup memory; each invocation owns an 8 x 8 block of
+// C in registers, which on SwiftShader gives about 1.6x the GFLOP/s of a 4 x 4 block. tile_k
+// stays at 16: SwiftShader's pipeline compile time grows with workgroup memory (about 1 s per
+// pipeline at 8 KiB, 2 s at 16 KiB) for no measurable speed. The row sums of ones_col are made by
+// the workgroups of the first column of tiles, from the A tiles they already hold, so they cost
+// no extra loads and are summed in a fixed order (deterministic).
+//
+// Launch: workgroups = (ceil(N / tile_n), ceil(M / tile_m), 1).
+//
+// Bindings (by name):
+//   params    uniform  { m, n, k, alpha }
+//   a         storage, read        A, M*K values
+//   b         storage, read        B, K*N values
+//   gate      storage, read        G, M*K values in A's layout (read only when gate_a = 1)
+//   bias      storage, read        N values (read only when has_bias = 1)
+//   c         storage, read_write  C, M*N values written
+//   bias_out  storage, read_write  M values written (only when ones_col = 1)
+
+struct MatmulParams {
+  m: u32,
+  n: u32,
+  k: u32,
+  alpha: f32,  // leaky_relu slope, for both act and act_gate
+}
+
+override trans_a: u32 = 0u;   // 1: A is stored [K, M]
+override trans_b: u32 = 0u;   // 1: B is stored [N, K]
+override gate_a: u32 = 0u;    // 1: multiply A by act_grad(act_gate, gate) as it is loaded
+override act_gate: u32 = 0u;  // activation code of the gate (see activations.wgsl)
+override act: u32 = 0u;       // activation code of the epilogue
+override has_bias: u32 = 0u;  // 1: add bias[n] before the activation
+override ones_col: u32 = 0u;  // 1: also write bias_out[m] = sum_k a_eff[m, k]
+override wg_x: u32 = 8u;      // invocations across a tile, 8 columns of C each
+override wg_y: u32 = 8u;      // invocations down a tile, 8 rows of C each
+override tile_k: u32 = 16u;   // depth of one step through K
+
+@group(0) @binding(0) var<uniform> params: MatmulParams;
+@group(0) @binding(1) var<storage, read> a: array<f32>;               // A
+@group(0) @binding(2) var<storage, read> b: array<f32>;               // B
+@group(0) @binding(3) var<storage, read> gate: array<f32>;            // G, A's layout
+@group(0) @binding(4) var<storage, read> bias: array<f32>;            // bias over columns
+@group(0) @binding(5) var<storage, read_write> c: array<f32>;         // C
+@group(0) @binding(6) var<storage, read_write> bias_out: array<f32>;  // row sums of a_eff
+
+// a_tile[kk * tile_m / 4 + r / 4][r % 4] = a_eff[row0 + r, k0 + kk]: four consecutive rows per
+// vec4, so that an invocation reads its eight rows of one k with two loads; b_tile likewise
+// holds four consecutive columns per vec4.
+var<workgroup> a_tile: array<vec4f, tile_k * wg_y * 2u>;
+var<workgroup> b_tile: array<vec4f, tile_k * wg_x * 2u>;
+
+// One element of a_eff, zero outside the matrix.
+fn load_a(row: u32, kk: u32) -> f32 {
+  if (row >= params.m || kk >= params.k) {
+    return 0.0;
+  }
+  let i = select(row * params.k + kk, kk * params.m + row, trans_a == 1u);
+  var v = a[i];
+  if (gate_a == 1u) {
+    v *= act_grad(act_gate, gate[i], params.alpha);
+  }
+  return v;
+}
+
+// One element of opB(B), zero outside the matrix.
+fn load_b(kk: u32, col: u32) -> f32 {
+  if (kk >= params.k || col >= params.n) {
+    return 0.0;
+  }
+  return b[select(kk * params.n + col, col * params.k + kk, trans_b == 1u)];
+}
+
+// The epilogue for one element of C, skipped outside the matrix.
+fn store_one(row: u32, col: u32, v: f32) {
+  if (col < params.n) {
+    var x = v;
+    if (has_bias == 1u) {
+      x += bias[col];
+    }
+    c[row * params.n + col] = act_forward(act, x, params.alpha);
+  }
+}
+
+// Eight consecutive elements of one row of C (and its row sum when this invocation makes them).
+fn store_row(row: u32, col: u32, v0: vec4f, v1: vec4f, rs: f32, sums_rows: bool) {
+  if (row >= params.m) {
+    return;
+  }
+  if (sums_rows) {
+    bias_out[row] = rs;
+  }
+  for (var j = 0u; j < 8u; j++) {
+    store_one(row, col + j, select(v1, v0, j < 4u)[j % 4u]);
+  }
+}
+
+@compute @workgroup_size(wg_x, wg_y)
+fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+          @builtin(local_invocation_index) lindex: u32) {
+  let threads = wg_x * wg_y;
+  let tile_m = wg_y * 8u;
+  let tile_n = wg_x * 8u;
+  let row0 = wid.y * tile_m;
+  let col0 = wid.x * tile_n;
+  let sums_rows = ones_col == 1u && wid.x == 0u && lid.x == 0u;
+
+  // acc[2 * i + h] = C[row0 + 8 * lid.y + i, col0 + 8 * lid.x + 4 * h + (0..3)]; rs0 and rs1
+  // hold the row sums of the same eight rows. Constant indices only, so they stay in registers.
+  var acc: array<vec4f, 16>;
+  var rs0 = vec4f(0.0);
+  var rs1 = vec4f(0.0);
+  for (var k0 = 0u; k0 < params.k; k0 += tile_k) {
+    for (var e = lindex; e < tile_m * tile_k; e += threads) {
+      var r: u32;
+      var kk: u32;
+      if (trans_a == 1u) {
+        r = e % tile_m;
+        kk = e / tile_m;
+      } else {
+        r = e / tile_k;
+        kk = e % tile_k;
+      }
+      a_tile[kk * (tile_m / 4u) + r / 4u][r % 4u] = load_a(row0 + r, k0 + kk);
+    }
+    for (var e = lindex; e < tile_n * tile_k; e += threads) {
+      var cc: u32;
+      var kk: u32;
+      if (trans_b == 1u) {
+        cc = e / tile_k;
+        kk = e % tile_k;
+      } else {
+        cc = e % tile_n;
+        kk = e / tile_n;
+      }
+      b_tile[kk * (tile_n / 4u) + cc / 4u][cc % 4u] = load_b(k0 + kk, col0 + cc);
+    }
+    workgroupBarrier();
+
+    // The last step may be shallower than tile_k: its padding zeros are not multiplied.
+    let depth = min(tile_k, params.k - k0);
+    for (var kk = 0u; kk < depth; kk++) {
+      let ai = kk * (tile_m / 4u) + lid.y * 2u;
+      let bi = kk * (tile_n / 4u) + lid.x * 2u;
+      let a0 = a_tile[ai];
+      let a1 = a_tile[ai + 1u];
+      let b0 = b_tile[bi];
+      let b1 = b_tile[bi + 1u];
+      acc[0] += a0.x * b0;
+      acc[1] += a0.x * b1;
+      acc[2] += a0.y * b0;
+      acc[3] += a0.y * b1;
+      acc[4] += a0.z * b0;
+      acc[5] += a0.z * b1;
+      acc[6] += a0.w * b0;
+      acc[7] += a0.w * b1;
+      acc[8] += a1.x * b0;
+      acc[9] += a1.x * b1;
+      acc[10] += a1.y * b0;
+      acc[11] += a1.y * b1;
+      acc[12] += a1.z * b0;
+      acc[13] += a1.z * b1;
+      acc[14] += a1.w * b0;
+      acc[15] += a1.w * b1;
+      if (sums_rows) {
+        rs0 += a0;
+        rs1 += a1;
+      }
+    }
+    workgroupBarrier();
+  }
+
+  let r = row0 + lid.y * 8u;
+  let cb = col0 + lid.x * 8u;
+  store_row(r, cb, acc[0], acc[1], rs0.x, sums_rows);
+  store_row(r + 1u, cb, acc[2], acc[3], rs0.y, sums_rows);
+  store_row(r + 2u, cb, acc[4], acc[5], rs0.z, sums_rows);
+  store_row(r + 3u, cb, acc[6], acc[7], rs0.w, sums_rows);
+  store_row(r + 4u, cb, acc[8], acc[9], rs1.x, sums_rows);
+  store_row(r + 5u, cb, acc[10], acc[11], rs1.y, sums_rows);
+  store_row(r + 6u, cb, acc[12], acc[13], rs1.z, sums_rows);
+  store_row(r + 7u, cb, acc[14], acc[15], rs1.w, sums_rows);
+}

@@ -1,0 +1,130 @@
+import activations from '../../shaders/activations.wgsl';
+import source from '../../shaders/matmul.wgsl';
+import * as twin from '../backend/cpu/twins/matmul.js';
+import type { BufferView, KernelSpec, Launch } from '../backend/kernel.js';
+import { ACTIVATIONS, type Activation } from './activations.js';
+import { withCommon } from './source.js';
+
+/**
+ * The C block of one workgroup and the K step. Each invocation computes 8 x 8 outputs, so the
+ * workgroup is (n / 8) x (m / 8) invocations (overrides `wg_x`, `wg_y`; `tile_k` is the K step),
+ * and its two tiles in workgroup memory take 4 * k * (m + n) bytes (8 KiB; the WebGPU minimum
+ * limit is 16 KiB).
+ */
+export const MATMUL_TILE = { m: 64, n: 64, k: 16 } as const;
+
+/**
+ * C[M,N] = act(gatedOpA(A) · opB(B) + bias), optionally with bias_out[m] = sum_k gatedOpA(A)[m,k];
+ * see `shaders/matmul.wgsl` for the full contract. Launch it through `matmulLaunch`.
+ *
+ * Overrides (u32): `trans_a`, `trans_b` (1: operand stored transposed), `gate_a` (1: multiply A
+ * by act_grad(act_gate, gate) on load), `act_gate`, `act` (codes of ACTIVATIONS), `has_bias`,
+ * `ones_col` (1: write bias_out), and the tile shape `wg_x`, `wg_y`, `tile_k` (see MATMUL_TILE).
+ */
+export const matmul: KernelSpec = {
+  name: 'matmul',
+  wgsl: withCommon(`${activations}\n${source}`),
+  entry: 'matmul',
+  params: [
+    { name: 'm', type: 'u32' },
+    { name: 'n', type: 'u32' },
+    { name: 'k', type: 'u32' },
+    { name: 'alpha', type: 'f32' },
+  ],
+  bindings: [
+    { name: 'a', type: 'f32', access: 'read' },
+    { name: 'b', type: 'f32', access: 'read' },
+    { name: 'gate', type: 'f32', access: 'read' },
+    { name: 'bias', type: 'f32', access: 'read' },
+    { name: 'c', type: 'f32', access: 'read_write' },
+    { name: 'bias_out', type: 'f32', access: 'read_write' },
+  ],
+  overrides: {
+    trans_a: 0,
+    trans_b: 0,
+    gate_a: 0,
+    act_gate: 0,
+    act: 0,
+    has_bias: 0,
+    ones_col: 0,
+    wg_x: MATMUL_TILE.n / 8,
+    wg_y: MATMUL_TILE.m / 8,
+    tile_k: MATMUL_TILE.k,
+  },
+  cpu: twin.matmul,
+};
+
+export interface MatmulOptions {
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  /** A is stored [K, M] instead of [M, K]. */
+  readonly transA?: boolean;
+  /** B is stored [N, K] instead of [K, N]. */
+  readonly transB?: boolean;
+  /** Epilogue activation, applied after the bias. Default identity. */
+  readonly act?: Activation;
+  /** leaky_relu slope, for both `act` and `gate`. Default 0.01 (torch's). */
+  readonly alpha?: number;
+  /** Multiply A on load by the derivative of this activation, read from the `gate` buffer. */
+  readonly gate?: Activation | null;
+  /** Add `bias` (length N) before the activation. */
+  readonly hasBias?: boolean;
+  /** Also write `biasOut` (length M) = the row sums of the gated opA(A). */
+  readonly onesCol?: boolean;
+}
+
+export interface MatmulBindings {
+  readonly a: BufferView;
+  readonly b: BufferView;
+  readonly c: BufferView;
+  readonly gate?: BufferView;
+  readonly bias?: BufferView;
+  readonly biasOut?: BufferView;
+}
+
+/**
+ * The launch of one matmul: overrides, params and workgroup grid from the shapes. A buffer the
+ * options need but that is missing is an error. Buffers the options leave unused are still bound
+ * (to the buffer given, if any, else where WebGPU allows it): an absent `gate` or `bias` aliases
+ * `a` (read-only bindings may share a buffer), and an absent `biasOut` gets `dummy`, any small
+ * buffer that no other binding of this dispatch uses (a writable binding may share its buffer
+ * with no other binding).
+ */
+export function matmulLaunch(opts: MatmulOptions, bindings: MatmulBindings, dummy: BufferView, label?: string): Launch {
+  const { m, n, k } = opts;
+  for (const [name, v] of [['m', m], ['n', n], ['k', k]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`matmulLaunch: ${name} must be a positive integer, got ${v}`);
+  }
+  const gate = opts.gate ?? null;
+  const need = (name: string, v: BufferView | undefined, used: boolean, absent: BufferView): BufferView => {
+    if (!used) return v ?? absent;
+    if (!v) throw new Error(`matmulLaunch${label ? ` (${label})` : ''}: options need a '${name}' buffer`);
+    return v;
+  };
+  const workgroups: [number, number, number] = [Math.ceil(n / MATMUL_TILE.n), Math.ceil(m / MATMUL_TILE.m), 1];
+  if (workgroups[0] > 65535 || workgroups[1] > 65535) throw new Error(`matmulLaunch: ${m}x${n} needs too many workgroups`);
+  return {
+    kernel: matmul,
+    bindings: {
+      a: bindings.a,
+      b: bindings.b,
+      gate: need('gate', bindings.gate, gate !== null, bindings.a),
+      bias: need('bias', bindings.bias, opts.hasBias === true, bindings.a),
+      c: bindings.c,
+      bias_out: need('biasOut', bindings.biasOut, opts.onesCol === true, dummy),
+    },
+    params: { m, n, k, alpha: opts.alpha ?? 0.01 },
+    overrides: {
+      trans_a: opts.transA ? 1 : 0,
+      trans_b: opts.transB ? 1 : 0,
+      gate_a: gate !== null ? 1 : 0,
+      act_gate: gate !== null ? ACTIVATIONS[gate] : 0,
+      act: ACTIVATIONS[opts.act ?? 'identity'],
+      has_bias: opts.hasBias ? 1 : 0,
+      ones_col: opts.onesCol ? 1 : 0,
+    },
+    workgroups,
+    ...(label !== undefined ? { label } : {}),
+  };
+}
