@@ -49,7 +49,8 @@ async function openWebGpu(gpu: GPU | undefined, powerPreference?: GPUPowerPrefer
   const device = await adapter.requestDevice({ requiredLimits, label: 'descent' });
   const info = adapter.info;
   const name = [info?.vendor, info?.architecture, info?.device, info?.description].filter(Boolean).join(' ') || 'unknown adapter';
-  return new WebGpuBackend(device, `WebGPU (${name})`, [source, adapter]);
+  const fallback = (info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter === true;
+  return new WebGpuBackend(device, `WebGPU (${name})`, [source, adapter], fallback || undefined);
 }
 
 /**

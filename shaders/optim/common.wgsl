@@ -49,3 +49,15 @@ fn optimizer_grad(g: f32, w: f32, l1: f32, l2: f32, clip_coef: f32, clip_value: 
   }
   return e;
 }
+
+// The same gradient for four consecutive elements (kernels over array<vec4<f32>>).
+fn optimizer_grad4(g: vec4<f32>, w: vec4<f32>, l1: f32, l2: f32, clip_coef: f32, clip_value: f32) -> vec4<f32> {
+  var e = (g + l1 * sign(w) + l2 * w) * clip_coef;
+  if (clip_by_value) {
+    e = clamp(e, vec4<f32>(-clip_value), vec4<f32>(clip_value));
+  }
+  if (maximize) {
+    e = -e;
+  }
+  return e;
+}

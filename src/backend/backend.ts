@@ -45,6 +45,11 @@ export interface Backend {
   readonly description: string;
   /** Largest buffer this device accepts, in bytes. */
   readonly maxBufferBytes: number;
+  /**
+   * True when kernels run on a few CPU cores (the CPU backend, or a software WebGPU adapter such
+   * as SwiftShader): there, fewer and longer invocations win; a GPU wants many short ones.
+   */
+  readonly software: boolean;
 
   /** A zero-filled buffer. Throws a clear error when the device is out of memory. */
   createBuffer(byteLength: number, label: string): DeviceBuffer;

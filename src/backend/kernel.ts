@@ -26,6 +26,8 @@ export interface BindingSpec {
   readonly name: string;
   readonly type: ElemType;
   readonly access: 'read' | 'read_write';
+  /** 4 when the WGSL declares `array<vec4<type>>` (the CPU twin still sees scalars). */
+  readonly lanes?: 1 | 4;
 }
 
 /** What the CPU twin receives: views of the bound buffer ranges, typed as declared. */

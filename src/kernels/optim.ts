@@ -48,6 +48,14 @@ const UPDATE_BINDINGS: readonly BindingSpec[] = [
   { name: 'stats', type: 'f32', access: 'read' },
 ];
 
+/**
+ * The same bindings for shaders that read weights, gradients and state four at a time; their
+ * `elems` override sets how many vec4s one invocation updates (see `updateElems`).
+ */
+const UPDATE_BINDINGS_VEC4: readonly BindingSpec[] = UPDATE_BINDINGS.map((b) =>
+  b.name === 'weights' || b.name === 'grads' || b.name === 'state' ? { ...b, lanes: 4 } : b,
+);
+
 /** Overrides every update shader has (optim/common.wgsl), all off by default. */
 const UPDATE_OVERRIDES = { wg: OPTIM_WG, clip_by_norm: 0, clip_by_value: 0, scale_lr: 0, maximize: 0 };
 
@@ -60,13 +68,14 @@ function updateKernel(
   source: string,
   variants: Record<string, number>,
   cpu: (call: CpuInvocation) => void,
+  bindings: readonly BindingSpec[] = UPDATE_BINDINGS,
 ): KernelSpec {
   return {
     name: `optim/${name}`,
     wgsl: optimShader(source),
     entry: `${name}_update`,
     params: UPDATE_PARAMS,
-    bindings: UPDATE_BINDINGS,
+    bindings,
     overrides: { ...UPDATE_OVERRIDES, ...variants },
     cpu,
   };
@@ -81,9 +90,9 @@ export const adadeltaUpdate = updateKernel('adadelta', adadeltaSource, {}, twin.
 /** Overrides: has_momentum, centered. State: square_avg [, momentum_buffer] [, grad_avg]. */
 export const rmspropUpdate = updateKernel('rmsprop', rmspropSource, { has_momentum: 0, centered: 0 }, twin.rmspropUpdate);
 /** Overrides: amsgrad. State: exp_avg, exp_avg_sq [, max_exp_avg_sq]. */
-export const adamUpdate = updateKernel('adam', adamSource, { amsgrad: 0 }, twin.adamUpdate);
+export const adamUpdate = updateKernel('adam', adamSource, { amsgrad: 0, elems: 1 }, twin.adamUpdate, UPDATE_BINDINGS_VEC4);
 /** Same shader file and state as `adamUpdate`, with decoupled weight decay. */
-export const adamwUpdate = updateKernel('adamw', adamSource, { amsgrad: 0 }, twin.adamwUpdate);
+export const adamwUpdate = updateKernel('adamw', adamSource, { amsgrad: 0, elems: 1 }, twin.adamwUpdate, UPDATE_BINDINGS_VEC4);
 /** State: exp_avg, exp_inf. */
 export const adamaxUpdate = updateKernel('adamax', adamaxSource, {}, twin.adamaxUpdate);
 /** State: exp_avg, exp_avg_sq. */
@@ -134,3 +143,12 @@ export const gradStats: KernelSpec = {
   overrides: { wg: OPTIM_WG, norm_inf: 0, clip_by_norm: 0, scale_lr: 0 },
   cpu: twin.gradStats,
 };
+
+/**
+ * vec4s per invocation for a vectorised update: many on a software adapter, where each
+ * invocation costs CPU time of its own, a few on a GPU, which needs enough invocations to fill
+ * its cores.
+ */
+export function updateElems(software: boolean): number {
+  return software ? 64 : 4;
+}

@@ -7,7 +7,7 @@
 import type { Backend } from '../backend/backend.js';
 import type { DeviceBuffer, Launch } from '../backend/kernel.js';
 import { alignUp, grid1d, VIEW_ALIGN, view } from '../backend/kernel.js';
-import { gradNormPartial, gradStats, HYPER_L1, HYPER_L2, HYPER_OPTIMIZER, OPTIM_WG, STATS } from '../kernels/optim.js';
+import { gradNormPartial, gradStats, HYPER_L1, HYPER_L2, HYPER_OPTIMIZER, OPTIM_WG, STATS, updateElems } from '../kernels/optim.js';
 import { groupLayout, type Optimizer, type ParamGroup } from './optimizer.js';
 
 export { STATS };
@@ -194,6 +194,9 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
 
   layout.groups.forEach(({ offset, length }, g) => {
     const { kernel, overrides } = optimizer.update(groups[g]!);
+    // Vectorised kernels (vec4 lanes) update `elems` vec4s per invocation, tuned to the device.
+    const lanes = kernel.bindings.find((b) => b.name === 'weights')?.lanes ?? 1;
+    const elems = lanes === 4 ? updateElems(backend.software) : 1;
     launches.push({
       kernel,
       bindings: {
@@ -209,8 +212,9 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
         clip_by_norm: Number(options.clipGradNorm !== undefined),
         clip_by_value: Number(options.clipGradValue !== undefined),
         scale_lr: Number(options.gradNormLR !== undefined),
+        ...(lanes === 4 ? { elems } : {}),
       },
-      workgroups: grid1d(length, OPTIM_WG),
+      workgroups: grid1d(Math.ceil(length / (elems * lanes)), OPTIM_WG),
       label: `${optimizer.name}/update/${g}`,
     });
   });
@@ -248,3 +252,4 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
     },
   };
 }
+

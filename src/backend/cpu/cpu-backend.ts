@@ -45,6 +45,7 @@ export class CpuBackend implements Backend {
   readonly kind = 'cpu' as const;
   readonly description = 'CPU (TypeScript kernels)';
   readonly maxBufferBytes = 2 ** 31 - 1;
+  readonly software = true;
   private nextId = 1;
 
   createBuffer(byteLength: number, label: string): DeviceBuffer {

@@ -13,7 +13,7 @@ const cache = new WeakMap<KernelSpec, BindingLayout>();
 
 interface ReflectedType {
   name: string;
-  format?: { name: string };
+  format?: { name: string; format?: { name: string } };
   members?: { name: string; type: { name: string } }[];
 }
 
@@ -63,8 +63,9 @@ export function reflectBindings(kernel: KernelSpec): BindingLayout {
     if (!r) return fail(`binding '${b.name}' is not used by the entry point`);
     if (r.resourceType !== 1) fail(`binding '${b.name}' must be a storage buffer`);
     const t = r.type as unknown as ReflectedType;
-    const elem = t.format?.name ?? t.name;
-    if (elem !== b.type) fail(`binding '${b.name}' (@binding(${r.binding})) holds ${elem}, TypeScript declares ${b.type}`);
+    const elem = t.format?.format ? `${t.format.name}<${t.format.format.name}>` : (t.format?.name ?? t.name);
+    const want = b.lanes === 4 ? `vec4<${b.type}>` : b.type;
+    if (elem !== want) fail(`binding '${b.name}' (@binding(${r.binding})) holds ${elem}, TypeScript declares ${want}`);
     if (r.access !== b.access) fail(`binding '${b.name}' (@binding(${r.binding})) has access '${r.access}', TypeScript declares '${b.access}'`);
     return r.binding;
   });

@@ -71,6 +71,7 @@ export class WebGpuBackend implements Backend {
     readonly device: GPUDevice,
     readonly description: string,
     private readonly owners: readonly object[] = [],
+    readonly software = /swiftshader|llvmpipe|lavapipe|warp|basic render/i.test(description),
   ) {
     this.maxBufferBytes = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
     this.pipelines = new PipelineCache(device);
