@@ -54,7 +54,7 @@ export async function forwardBackward(
   const info = g.inputs.get(STEP_INFO);
   if (info) bound.set(info, buffer(new Int32Array([seed, step, 0, 0]), 'step_info'));
   const outputs = [loss, out, ...grads.filter((d): d is Tensor => d !== null)];
-  const compiled = compileGraph(backend, { graph: g, bound, outputs, label: 'test' });
+  const compiled = compileGraph(backend, { graph: g, bound, outputs, label: 'test', poison: true });
   const program = backend.compile(compiled.launches, 'test');
   backend.run(program);
   await backend.idle();

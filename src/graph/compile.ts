@@ -9,6 +9,8 @@ export interface CompileRequest {
   /** Tensors that must be computed; everything they do not need is dropped. */
   readonly outputs: readonly Tensor[];
   readonly label: string;
+  /** Fill scratch buffers with NaN first, so a kernel that leaves part of its output unwritten shows. */
+  readonly poison?: boolean;
 }
 
 /** The launches of a graph in order, over buffers planned by liveness. */
@@ -96,6 +98,7 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
   // bindings a kernel variant ignores, one for each access mode for the same reason.
   const buffers = slotSize.map((size, s) => backend.createBuffer(size * 4, `${req.label}/scratch${s}`));
   const dummies = [backend.createBuffer(VIEW_ALIGN * 4, `${req.label}/dummy`), backend.createBuffer(VIEW_ALIGN * 4, `${req.label}/dummy-out`)];
+  if (req.poison) for (const b of buffers) backend.write(b, new Float32Array(b.byteLength / 4).fill(NaN));
   const views = new Map<Tensor, BufferView>();
   const viewOf = (t: Tensor): BufferView => {
     const hit = views.get(t) ?? req.bound.get(t);
