@@ -1,5 +1,6 @@
 import type { Program } from '../backend/backend.js';
 import type { BufferView, DeviceBuffer } from '../backend/kernel.js';
+import type { Dataset } from '../data/dataset.js';
 import type { Device } from '../device.js';
 import { compileGraph, type CompiledGraph } from '../graph/compile.js';
 import { STEP_INFO, type Tensor } from '../graph/tensor.js';
@@ -9,7 +10,6 @@ import { BoldDriver, type ClosedFormLR, GradientNormLR, ReduceLROnPlateau } from
 import type { Optimizer } from '../optim/optimizer.js';
 import { planUpdate, type UpdatePlan } from '../optim/update-plan.js';
 import { FlatParameters } from './flat-parameters.js';
-import type { Dataset } from '../data/dataset.js';
 import { type EpochSummary, fit, type FitOptions } from './fit.js';
 import { StepLog } from './step-log.js';
 import { type Traced, trace } from './trace.js';
