@@ -8,9 +8,9 @@
 // hyper: [l1, l2, lr, rho, 1 - rho, eps, weight_decay]
 //
 // Bindings (by name):
-//   params   uniform  { n, stride, clip_value }
-//   weights  storage, read_write   the group's parameters, n elements
-//   grads    storage, read         their gradients
+//   params   uniform  { n, stride, clip_value }    (n and stride multiples of 4)
+//   weights  storage, read_write   the group's parameters, n elements as n/4 vec4s
+//   grads    storage, read         their gradients, likewise
 //   state    storage, read_write   slot 0: square_avg, slot 1: acc_delta (slot s at s * stride)
 //   hyper    storage, read         the group's per-step scalars (above)
 //   stats    storage, read         [grad_norm, clip_coef, lr_factor, penalty]
@@ -28,32 +28,50 @@ const ADADELTA_EPS: u32 = 5u;
 const ADADELTA_WEIGHT_DECAY: u32 = 6u;
 
 override wg: u32 = 256;
+override elems: u32 = 4u;  // vec4s per invocation
 
 @group(0) @binding(0) var<uniform> params: UpdateParams;
-@group(0) @binding(1) var<storage, read_write> weights: array<f32>;  // w, n elements
-@group(0) @binding(2) var<storage, read> grads: array<f32>;          // g, n elements
-@group(0) @binding(3) var<storage, read_write> state: array<f32>;    // square_avg, acc_delta
-@group(0) @binding(4) var<storage, read> hyper: array<f32>;          // per-step scalars
-@group(0) @binding(5) var<storage, read> stats: array<f32>;          // grad_stats.wgsl output
+@group(0) @binding(1) var<storage, read_write> weights: array<vec4<f32>>;  // w, n / 4 vec4s
+@group(0) @binding(2) var<storage, read> grads: array<vec4<f32>>;          // g, n / 4 vec4s
+@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;    // square_avg, acc_delta
+@group(0) @binding(4) var<storage, read> hyper: array<f32>;                // per-step scalars
+@group(0) @binding(5) var<storage, read> stats: array<f32>;                // grad_stats.wgsl output
 
+// The per-step scalars, read once per invocation; lr already scaled by lr_factor.
+struct AdadeltaHyper {
+  l1: f32,
+  l2: f32,
+  lr: f32,
+  rho: f32,
+  one_minus_rho: f32,
+  eps: f32,
+  weight_decay: f32,
+  clip_coef: f32,
+}
+
+fn adadelta_hyper() -> AdadeltaHyper {
+  return AdadeltaHyper(
+    hyper[HYPER_L1], hyper[HYPER_L2], hyper[ADADELTA_LR] * select(1.0, stats[STAT_LR_FACTOR], scale_lr),
+    hyper[ADADELTA_RHO], hyper[ADADELTA_ONE_MINUS_RHO], hyper[ADADELTA_EPS], hyper[ADADELTA_WEIGHT_DECAY],
+    select(1.0, stats[STAT_CLIP_COEF], clip_by_norm));
+}
+
+// Each invocation updates `elems` consecutive vec4s (group lengths are multiples of 64).
 @compute @workgroup_size(wg)
 fn adadelta_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let i = linear_index(wid, nwg, lid, wg);
-  if (i >= params.n) {
-    return;
+  let first = linear_index(wid, nwg, lid, wg) * elems;
+  let s = params.stride / 4u;
+  let h = adadelta_hyper();
+  for (var q = first; q < min(first + elems, params.n / 4u); q++) {
+    let w = weights[q];
+    var g = optimizer_grad4(grads[q], w, h.l1, h.l2, h.clip_coef, params.clip_value);
+    g = fma(vec4<f32>(h.weight_decay), w, g);
+    let sq = fma(h.one_minus_rho * g, g, state[q] * h.rho);
+    state[q] = sq;
+    let rms_grad = sqrt(sq + h.eps);
+    let acc = state[s + q];
+    let delta = sqrt(acc + h.eps) / rms_grad * g;
+    state[s + q] = fma(h.one_minus_rho * delta, delta, acc * h.rho);
+    weights[q] = fma(vec4<f32>(-h.lr), delta, w);
   }
-  let w = weights[i];
-  let clip_coef = select(1.0, stats[STAT_CLIP_COEF], clip_by_norm);
-  let lr = hyper[ADADELTA_LR] * select(1.0, stats[STAT_LR_FACTOR], scale_lr);
-  let rho = hyper[ADADELTA_RHO];
-  let one_minus_rho = hyper[ADADELTA_ONE_MINUS_RHO];
-  let eps = hyper[ADADELTA_EPS];
-  var g = optimizer_grad(grads[i], w, hyper[HYPER_L1], hyper[HYPER_L2], clip_coef, params.clip_value);
-  g = fma(hyper[ADADELTA_WEIGHT_DECAY], w, g);
-  let sq = fma(one_minus_rho * g, g, state[i] * rho);
-  state[i] = sq;
-  let rms_grad = sqrt(sq + eps);
-  let delta = sqrt(state[params.stride + i] + eps) / rms_grad * g;
-  state[params.stride + i] = fma(one_minus_rho * delta, delta, state[params.stride + i] * rho);
-  weights[i] = fma(-lr, delta, w);
 }

@@ -38,19 +38,9 @@ fn penalty_of(w: f32, l1: f32, l2: f32) -> f32 {
   return l1 * abs(w) + 0.5 * l2 * w * w;
 }
 
-// The gradient an optimizer rule consumes; `clip_coef` is 1 unless clip_by_norm.
-fn optimizer_grad(g: f32, w: f32, l1: f32, l2: f32, clip_coef: f32, clip_value: f32) -> f32 {
-  var e = penalized_grad(g, w, l1, l2) * clip_coef;
-  if (clip_by_value) {
-    e = clamp(e, -clip_value, clip_value);
-  }
-  if (maximize) {
-    e = -e;
-  }
-  return e;
-}
-
-// The same gradient for four consecutive elements (kernels over array<vec4<f32>>).
+// The gradient an optimizer rule consumes, for four consecutive elements (the update kernels
+// read array<vec4<f32>>); the penalty terms in penalized_grad's order. `clip_coef` is 1 unless
+// clip_by_norm.
 fn optimizer_grad4(g: vec4<f32>, w: vec4<f32>, l1: f32, l2: f32, clip_coef: f32, clip_value: f32) -> vec4<f32> {
   var e = (g + l1 * sign(w) + l2 * w) * clip_coef;
   if (clip_by_value) {

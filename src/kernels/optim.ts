@@ -40,42 +40,33 @@ const UPDATE_PARAMS: readonly ParamSpec[] = [
   { name: 'clip_value', type: 'f32' },
 ];
 
+/**
+ * Every update shader reads weights, gradients and state four at a time (group lengths and state
+ * strides are multiples of 64); its `elems` override sets how many vec4s one invocation updates
+ * (see `updateElems`).
+ */
 const UPDATE_BINDINGS: readonly BindingSpec[] = [
-  { name: 'weights', type: 'f32', access: 'read_write' },
-  { name: 'grads', type: 'f32', access: 'read' },
-  { name: 'state', type: 'f32', access: 'read_write' },
+  { name: 'weights', type: 'f32', access: 'read_write', lanes: 4 },
+  { name: 'grads', type: 'f32', access: 'read', lanes: 4 },
+  { name: 'state', type: 'f32', access: 'read_write', lanes: 4 },
   { name: 'hyper', type: 'f32', access: 'read' },
   { name: 'stats', type: 'f32', access: 'read' },
 ];
 
-/**
- * The same bindings for shaders that read weights, gradients and state four at a time; their
- * `elems` override sets how many vec4s one invocation updates (see `updateElems`).
- */
-const UPDATE_BINDINGS_VEC4: readonly BindingSpec[] = UPDATE_BINDINGS.map((b) =>
-  b.name === 'weights' || b.name === 'grads' || b.name === 'state' ? { ...b, lanes: 4 } : b,
-);
-
-/** Overrides every update shader has (optim/common.wgsl), all off by default. */
-const UPDATE_OVERRIDES = { wg: OPTIM_WG, clip_by_norm: 0, clip_by_value: 0, scale_lr: 0, maximize: 0 };
+/** Overrides every update shader has (optim/common.wgsl, `elems`): switches off, one vec4 per invocation. */
+const UPDATE_OVERRIDES = { wg: OPTIM_WG, clip_by_norm: 0, clip_by_value: 0, scale_lr: 0, maximize: 0, elems: 1 };
 
 /**
  * An update kernel. Uniforms: n (elements of the group), stride (elements per state slot),
  * clip_value. Bindings: weights, grads, state (slot s at s * stride), hyper, stats.
  */
-function updateKernel(
-  name: string,
-  source: string,
-  variants: Record<string, number>,
-  cpu: (call: CpuInvocation) => void,
-  bindings: readonly BindingSpec[] = UPDATE_BINDINGS,
-): KernelSpec {
+function updateKernel(name: string, source: string, variants: Record<string, number>, cpu: (call: CpuInvocation) => void): KernelSpec {
   return {
     name: `optim/${name}`,
     wgsl: optimShader(source),
     entry: `${name}_update`,
     params: UPDATE_PARAMS,
-    bindings,
+    bindings: UPDATE_BINDINGS,
     overrides: { ...UPDATE_OVERRIDES, ...variants },
     cpu,
   };
@@ -90,9 +81,9 @@ export const adadeltaUpdate = updateKernel('adadelta', adadeltaSource, {}, twin.
 /** Overrides: has_momentum, centered. State: square_avg [, momentum_buffer] [, grad_avg]. */
 export const rmspropUpdate = updateKernel('rmsprop', rmspropSource, { has_momentum: 0, centered: 0 }, twin.rmspropUpdate);
 /** Overrides: amsgrad. State: exp_avg, exp_avg_sq [, max_exp_avg_sq]. */
-export const adamUpdate = updateKernel('adam', adamSource, { amsgrad: 0, elems: 1 }, twin.adamUpdate, UPDATE_BINDINGS_VEC4);
+export const adamUpdate = updateKernel('adam', adamSource, { amsgrad: 0 }, twin.adamUpdate);
 /** Same shader file and state as `adamUpdate`, with decoupled weight decay. */
-export const adamwUpdate = updateKernel('adamw', adamSource, { amsgrad: 0, elems: 1 }, twin.adamwUpdate, UPDATE_BINDINGS_VEC4);
+export const adamwUpdate = updateKernel('adamw', adamSource, { amsgrad: 0 }, twin.adamwUpdate);
 /** State: exp_avg, exp_inf. */
 export const adamaxUpdate = updateKernel('adamax', adamaxSource, {}, twin.adamaxUpdate);
 /** State: exp_avg, exp_avg_sq. */

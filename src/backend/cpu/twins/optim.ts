@@ -41,7 +41,7 @@ interface UpdateContext {
   readonly hyper: Float32Array;
   /** Multiplies the learning rate: stats[lr_factor] when scale_lr, else 1. */
   readonly lrFactor: number;
-  /** g_eff of element i: penalties, clipping and maximize applied (optimizer_grad). */
+  /** g_eff of element i: penalties, clipping and maximize applied (optimizer_grad4). */
   grad(i: number): number;
   readonly overrides: Readonly<Record<string, number>>;
 }
