@@ -113,3 +113,57 @@ describe('Trainer (CPU backend)', () => {
     expect((await trainer.evaluate({ x, y })).loss).toBeLessThan(before / 5);
   });
 });
+
+describe('Trainer diagnostics', () => {
+  it('trackGradNorm records the global gradient norm of each step; penalties are reported apart', async () => {
+    nn.manualSeed(8);
+    const model = new nn.Sequential(new nn.Linear(2, 5), new nn.Tanh(), new nn.Linear(5, 3));
+    const before = await model.stateDict();
+    const [l1, l2] = [0.01, 0.2];
+    const trainer = new Trainer(await createDevice({ backend: 'cpu' }), model, {
+      loss: new nn.CrossEntropyLoss(), optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }), inputShape: [2], trackGradNorm: true, l1, l2,
+    });
+    const data = blobs(9, 5);
+    const record = await trainer.step(data.x, data.y).record;
+    // The norm covers the gradients of the loss plus the penalties, as clip_grad_norm_ would see them.
+    const grads = await trainer.gradients();
+    let sq = 0;
+    let penalty = 0;
+    for (const [name, w] of Object.entries(before)) {
+      w.forEach((v, i) => {
+        sq += (grads[name]![i]! + l1 * Math.sign(v) + l2 * v) ** 2;
+        penalty += l1 * Math.abs(v) + (l2 / 2) * v * v;
+      });
+    }
+    expectAllClose([record.gradNorm], [Math.sqrt(sq)], { rtol: 1e-5, label: 'gradNorm' });
+    expectAllClose([record.penalty], [penalty], { rtol: 1e-5, label: 'penalty' });
+    const untracked = await makeTrainer();
+    expect((await untracked.trainer.step(data.x, data.y).record).gradNorm).toBeNaN();
+  });
+});
+
+describe('Trainer seed', () => {
+  async function lossesWith(seed: number): Promise<number[]> {
+    nn.manualSeed(3);
+    const model = new nn.Sequential(new nn.Linear(2, 32), new nn.ReLU(), new nn.Dropout(0.5), new nn.Linear(32, 3));
+    const trainer = new Trainer(await createDevice({ backend: 'cpu' }), model, {
+      loss: new nn.CrossEntropyLoss(), optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }), inputShape: [2], seed,
+    });
+    const data = blobs(12, 6);
+    return Promise.all([0, 1, 2].map(() => trainer.step(data.x, data.y).loss));
+  }
+
+  it('fixes the dropout masks: the same seed replays a run, another seed changes it', async () => {
+    const a = await lossesWith(5);
+    expect(await lossesWith(5)).toEqual(a);
+    expect(await lossesWith(6)).not.toEqual(a);
+  });
+
+  it('rejects a seed outside [0, 2^32)', async () => {
+    const model = new nn.Linear(2, 2);
+    const device = await createDevice({ backend: 'cpu' });
+    const options = { loss: new nn.CrossEntropyLoss(), optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }), inputShape: [2] };
+    expect(() => new Trainer(device, model, { ...options, seed: -1 })).toThrow(/seed must be an integer in \[0, 2\^32\), got -1/);
+    expect(() => new Trainer(device, model, { ...options, seed: 1.5 })).toThrow(/got 1.5/);
+  });
+});
