@@ -9,13 +9,18 @@
 // activation backward (dz = dy * act'(y)) into the matmul that consumes dz; ones_col gives the
 // bias gradient of that layer (a column-sum of dz) in the same dispatch.
 //
-// Each workgroup computes a tile_m x tile_n block of C (tile_m = 8 * wg_y, tile_n = 8 * wg_x),
-// walking K in steps of tile_k through workgroup memory; each invocation owns an 8 x 8 block of
-// C in registers, which on SwiftShader gives about 1.6x the GFLOP/s of a 4 x 4 block. tile_k
-// stays at 16: SwiftShader's pipeline compile time grows with workgroup memory (about 1 s per
-// pipeline at 8 KiB, 2 s at 16 KiB) for no measurable speed. The row sums of ones_col are made by
-// the workgroups of the first column of tiles, from the A tiles they already hold, so they cost
-// no extra loads and are summed in a fixed order (deterministic).
+// Each workgroup computes a tile_m x tile_n block of C (tile_m = 16 * wg_y, tile_n = 16 * wg_x),
+// walking K in steps of tile_k through workgroup memory; each invocation owns a 16 x 16 block of
+// C in registers. On SwiftShader every read of workgroup memory at an index that varies between
+// invocations is a gather, and each invocation carries a fixed cost, so the more outputs per
+// invocation the better: a 16 x 16 block does about 1.8x the work per CPU second of an 8 x 8 one
+// (4 x 4 invocations per 64 x 64 tile instead of 8 x 8). A side of C of 16 or less takes
+// wg_x or wg_y = 1 (32 or less: 2), as in a 10-class last layer, so that its tile is
+// 16 wide instead of wasting most of a 64-wide one. tile_k stays at 16: SwiftShader's pipeline
+// compile time grows with workgroup memory (about 1 s per pipeline at 8 KiB, 2 s at 16 KiB) for
+// no measurable speed. The row sums of ones_col are made by the workgroups of the first column of
+// tiles, from the A tiles they already hold, so they cost no extra loads and are summed in a
+// fixed order (deterministic).
 //
 // Launch: workgroups = (ceil(N / tile_n), ceil(M / tile_m), 1).
 //
@@ -42,8 +47,8 @@ override act_gate: u32 = 0u;  // activation code of the gate (see activations.wg
 override act: u32 = 0u;       // activation code of the epilogue
 override has_bias: u32 = 0u;  // 1: add bias[n] before the activation
 override ones_col: u32 = 0u;  // 1: also write bias_out[m] = sum_k a_eff[m, k]
-override wg_x: u32 = 8u;      // invocations across a tile, 8 columns of C each
-override wg_y: u32 = 8u;      // invocations down a tile, 8 rows of C each
+override wg_x: u32 = 4u;      // invocations across a tile, 16 columns of C each
+override wg_y: u32 = 4u;      // invocations down a tile, 16 rows of C each
 override tile_k: u32 = 16u;   // depth of one step through K
 
 @group(0) @binding(0) var<uniform> params: MatmulParams;
@@ -55,10 +60,10 @@ override tile_k: u32 = 16u;   // depth of one step through K
 @group(0) @binding(6) var<storage, read_write> bias_out: array<f32>;  // row sums of a_eff
 
 // a_tile[kk * tile_m / 4 + r / 4][r % 4] = a_eff[row0 + r, k0 + kk]: four consecutive rows per
-// vec4, so that an invocation reads its eight rows of one k with two loads; b_tile likewise
+// vec4, so that an invocation reads its sixteen rows of one k with four loads; b_tile likewise
 // holds four consecutive columns per vec4.
-var<workgroup> a_tile: array<vec4f, tile_k * wg_y * 2u>;
-var<workgroup> b_tile: array<vec4f, tile_k * wg_x * 2u>;
+var<workgroup> a_tile: array<vec4f, tile_k * wg_y * 4u>;
+var<workgroup> b_tile: array<vec4f, tile_k * wg_x * 4u>;
 
 // One element of a_eff, zero outside the matrix.
 fn load_a(row: u32, kk: u32) -> f32 {
@@ -92,34 +97,41 @@ fn store_one(row: u32, col: u32, v: f32) {
   }
 }
 
-// Eight consecutive elements of one row of C (and its row sum when this invocation makes them).
-fn store_row(row: u32, col: u32, v0: vec4f, v1: vec4f, rs: f32, sums_rows: bool) {
-  if (row >= params.m) {
-    return;
+// A 4 x 4 block of C, quad[i] holding row `row + i` (and the row sums when this invocation
+// makes them).
+fn store_block(row: u32, col: u32, quad: mat4x4f, rs: vec4f, sums_rows: bool) {
+  for (var i = 0u; i < 4u; i++) {
+    if (row + i < params.m) {
+      if (sums_rows) {
+        bias_out[row + i] = rs[i];
+      }
+      let v = quad[i];
+      for (var j = 0u; j < 4u; j++) {
+        store_one(row + i, col + j, v[j]);
+      }
+    }
   }
-  if (sums_rows) {
-    bias_out[row] = rs;
-  }
-  for (var j = 0u; j < 8u; j++) {
-    store_one(row, col + j, select(v1, v0, j < 4u)[j % 4u]);
-  }
+}
+
+// The contribution of one k to a 4 x 4 block: rows a[i] times columns b[j].
+fn outer(a: vec4f, b: vec4f) -> mat4x4f {
+  return mat4x4f(a.x * b, a.y * b, a.z * b, a.w * b);
 }
 
 @compute @workgroup_size(wg_x, wg_y)
 fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
           @builtin(local_invocation_index) lindex: u32) {
   let threads = wg_x * wg_y;
-  let tile_m = wg_y * 8u;
-  let tile_n = wg_x * 8u;
+  let tile_m = wg_y * 16u;
+  let tile_n = wg_x * 16u;
   let row0 = wid.y * tile_m;
   let col0 = wid.x * tile_n;
   let sums_rows = ones_col == 1u && wid.x == 0u && lid.x == 0u;
 
-  // acc[2 * i + h] = C[row0 + 8 * lid.y + i, col0 + 8 * lid.x + 4 * h + (0..3)]; rs0 and rs1
-  // hold the row sums of the same eight rows. Constant indices only, so they stay in registers.
-  var acc: array<vec4f, 16>;
-  var rs0 = vec4f(0.0);
-  var rs1 = vec4f(0.0);
+  // acc[4 * i + j][r][q] = C[row0 + 16 * lid.y + 4 * i + r, col0 + 16 * lid.x + 4 * j + q]; rs[i]
+  // holds the row sums of rows 4 * i + (0..3). Constant indices only, so they stay in registers.
+  var acc: array<mat4x4f, 16>;
+  var rs: array<vec4f, 4>;
   for (var k0 = 0u; k0 < params.k; k0 += tile_k) {
     for (var e = lindex; e < tile_m * tile_k; e += threads) {
       var r: u32;
@@ -150,44 +162,58 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
     // The last step may be shallower than tile_k: its padding zeros are not multiplied.
     let depth = min(tile_k, params.k - k0);
     for (var kk = 0u; kk < depth; kk++) {
-      let ai = kk * (tile_m / 4u) + lid.y * 2u;
-      let bi = kk * (tile_n / 4u) + lid.x * 2u;
+      let ai = kk * (tile_m / 4u) + lid.y * 4u;
+      let bi = kk * (tile_n / 4u) + lid.x * 4u;
       let a0 = a_tile[ai];
       let a1 = a_tile[ai + 1u];
+      let a2 = a_tile[ai + 2u];
+      let a3 = a_tile[ai + 3u];
       let b0 = b_tile[bi];
       let b1 = b_tile[bi + 1u];
-      acc[0] += a0.x * b0;
-      acc[1] += a0.x * b1;
-      acc[2] += a0.y * b0;
-      acc[3] += a0.y * b1;
-      acc[4] += a0.z * b0;
-      acc[5] += a0.z * b1;
-      acc[6] += a0.w * b0;
-      acc[7] += a0.w * b1;
-      acc[8] += a1.x * b0;
-      acc[9] += a1.x * b1;
-      acc[10] += a1.y * b0;
-      acc[11] += a1.y * b1;
-      acc[12] += a1.z * b0;
-      acc[13] += a1.z * b1;
-      acc[14] += a1.w * b0;
-      acc[15] += a1.w * b1;
+      let b2 = b_tile[bi + 2u];
+      let b3 = b_tile[bi + 3u];
+      acc[0] += outer(a0, b0);
+      acc[1] += outer(a0, b1);
+      acc[2] += outer(a0, b2);
+      acc[3] += outer(a0, b3);
+      acc[4] += outer(a1, b0);
+      acc[5] += outer(a1, b1);
+      acc[6] += outer(a1, b2);
+      acc[7] += outer(a1, b3);
+      acc[8] += outer(a2, b0);
+      acc[9] += outer(a2, b1);
+      acc[10] += outer(a2, b2);
+      acc[11] += outer(a2, b3);
+      acc[12] += outer(a3, b0);
+      acc[13] += outer(a3, b1);
+      acc[14] += outer(a3, b2);
+      acc[15] += outer(a3, b3);
       if (sums_rows) {
-        rs0 += a0;
-        rs1 += a1;
+        rs[0] += a0;
+        rs[1] += a1;
+        rs[2] += a2;
+        rs[3] += a3;
       }
     }
     workgroupBarrier();
   }
 
-  let r = row0 + lid.y * 8u;
-  let cb = col0 + lid.x * 8u;
-  store_row(r, cb, acc[0], acc[1], rs0.x, sums_rows);
-  store_row(r + 1u, cb, acc[2], acc[3], rs0.y, sums_rows);
-  store_row(r + 2u, cb, acc[4], acc[5], rs0.z, sums_rows);
-  store_row(r + 3u, cb, acc[6], acc[7], rs0.w, sums_rows);
-  store_row(r + 4u, cb, acc[8], acc[9], rs1.x, sums_rows);
-  store_row(r + 5u, cb, acc[10], acc[11], rs1.y, sums_rows);
-  store_row(r + 6u, cb, acc[12], acc[13], rs1.z, sums_rows);
-  store_row(r + 7u, cb, acc[14], acc[15], rs1.w, sums_rows);
+  let r = row0 + lid.y * 16u;
+  let cb = col0 + lid.x * 16u;
+  store_block(r, cb, acc[0], rs[0], sums_rows);
+  store_block(r, cb + 4u, acc[1], rs[0], false);
+  store_block(r, cb + 8u, acc[2], rs[0], false);
+  store_block(r, cb + 12u, acc[3], rs[0], false);
+  store_block(r + 4u, cb, acc[4], rs[1], sums_rows);
+  store_block(r + 4u, cb + 4u, acc[5], rs[1], false);
+  store_block(r + 4u, cb + 8u, acc[6], rs[1], false);
+  store_block(r + 4u, cb + 12u, acc[7], rs[1], false);
+  store_block(r + 8u, cb, acc[8], rs[2], sums_rows);
+  store_block(r + 8u, cb + 4u, acc[9], rs[2], false);
+  store_block(r + 8u, cb + 8u, acc[10], rs[2], false);
+  store_block(r + 8u, cb + 12u, acc[11], rs[2], false);
+  store_block(r + 12u, cb, acc[12], rs[3], sums_rows);
+  store_block(r + 12u, cb + 4u, acc[13], rs[3], false);
+  store_block(r + 12u, cb + 8u, acc[14], rs[3], false);
+  store_block(r + 12u, cb + 12u, acc[15], rs[3], false);
 }

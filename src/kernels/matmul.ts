@@ -6,12 +6,22 @@ import { ACTIVATIONS, type Activation } from './activations.js';
 import { withCommon } from './source.js';
 
 /**
- * The C block of one workgroup and the K step. Each invocation computes 8 x 8 outputs, so the
- * workgroup is (n / 8) x (m / 8) invocations (overrides `wg_x`, `wg_y`; `tile_k` is the K step),
- * and its two tiles in workgroup memory take 4 * k * (m + n) bytes (8 KiB; the WebGPU minimum
- * limit is 16 KiB).
+ * The largest C block of one workgroup and the K step. Each invocation computes `block` x `block`
+ * outputs, so the workgroup is (n / 16) x (m / 16) invocations (overrides `wg_x`, `wg_y`;
+ * `tile_k` is the K step), and its two tiles in workgroup memory take 4 * k * (m + n) bytes
+ * (8 KiB; the WebGPU minimum limit is 16 KiB).
  */
-export const MATMUL_TILE = { m: 64, n: 64, k: 16 } as const;
+export const MATMUL_TILE = { m: 64, n: 64, k: 16, block: 16 } as const;
+
+/**
+ * Invocations along one axis of C for a side of `size`: a full tile, or a narrower one when the
+ * whole side fits in it (a 10-class layer computes a 16-wide tile, not a 64-wide one).
+ */
+function tileSpan(size: number, tile: number): number {
+  let span = 1;
+  while (span * MATMUL_TILE.block < Math.min(size, tile)) span *= 2;
+  return span;
+}
 
 /**
  * C[M,N] = act(gatedOpA(A) · opB(B) + bias), optionally with bias_out[m] = sum_k gatedOpA(A)[m,k];
@@ -47,8 +57,8 @@ export const matmul: KernelSpec = {
     act: 0,
     has_bias: 0,
     ones_col: 0,
-    wg_x: MATMUL_TILE.n / 8,
-    wg_y: MATMUL_TILE.m / 8,
+    wg_x: MATMUL_TILE.n / MATMUL_TILE.block,
+    wg_y: MATMUL_TILE.m / MATMUL_TILE.block,
     tile_k: MATMUL_TILE.k,
   },
   cpu: twin.matmul,
@@ -102,7 +112,9 @@ export function matmulLaunch(opts: MatmulOptions, bindings: MatmulBindings, dumm
     if (!v) throw new Error(`matmulLaunch${label ? ` (${label})` : ''}: options need a '${name}' buffer`);
     return v;
   };
-  const workgroups: [number, number, number] = [Math.ceil(n / MATMUL_TILE.n), Math.ceil(m / MATMUL_TILE.m), 1];
+  const wgX = tileSpan(n, MATMUL_TILE.n);
+  const wgY = tileSpan(m, MATMUL_TILE.m);
+  const workgroups: [number, number, number] = [Math.ceil(n / (wgX * MATMUL_TILE.block)), Math.ceil(m / (wgY * MATMUL_TILE.block)), 1];
   if (workgroups[0] > 65535 || workgroups[1] > 65535) throw new Error(`matmulLaunch: ${m}x${n} needs too many workgroups`);
   return {
     kernel: matmul,
@@ -123,6 +135,8 @@ export function matmulLaunch(opts: MatmulOptions, bindings: MatmulBindings, dumm
       act: ACTIVATIONS[opts.act ?? 'identity'],
       has_bias: opts.hasBias ? 1 : 0,
       ones_col: opts.onesCol ? 1 : 0,
+      wg_x: wgX,
+      wg_y: wgY,
     },
     workgroups,
     ...(label !== undefined ? { label } : {}),

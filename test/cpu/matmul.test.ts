@@ -128,13 +128,25 @@ describe('matmulLaunch', () => {
     expect(matmulLaunch({ m: 1, n: 1, k: 1 }, { a, b, c, biasOut: given }, dummy).bindings.bias_out).toBe(given);
   });
 
+  it('narrows the tile on a side of 16 or less, and never past the 64 x 64 tile', () => {
+    const tile = (m: number, n: number) => {
+      const l = matmulLaunch({ m, n, k: 3 }, { a, b, c }, dummy);
+      return [l.overrides!.wg_x, l.overrides!.wg_y, ...l.workgroups.slice(0, 2)];
+    };
+    // [wg_x, wg_y, workgroups x, workgroups y]: 16 x 16 outputs per invocation.
+    expect(tile(128, 10)).toEqual([1, 4, 1, 2]);
+    expect(tile(10, 256)).toEqual([4, 1, 4, 1]);
+    expect(tile(17, 32)).toEqual([2, 2, 1, 1]);
+    expect(tile(300, 33)).toEqual([4, 4, 1, 5]);
+  });
+
   it('sets the override codes from the options', () => {
     const launch = matmulLaunch(
       { m: 1, n: 1, k: 1, transA: true, gate: 'gelu', act: 'sigmoid', hasBias: true, onesCol: true, alpha: 0.2 },
       { a, b, c, gate: other(5), bias: other(6), biasOut: other(7) },
       dummy,
     );
-    expect(launch.overrides).toEqual({ trans_a: 1, trans_b: 0, gate_a: 1, act_gate: 5, act: 3, has_bias: 1, ones_col: 1 });
+    expect(launch.overrides).toEqual({ trans_a: 1, trans_b: 0, gate_a: 1, act_gate: 5, act: 3, has_bias: 1, ones_col: 1, wg_x: 1, wg_y: 1 });
     expect(launch.bindings.bias_out!.buffer.id).toBe(7);
   });
 

@@ -72,6 +72,19 @@ describe('matmul (WGSL) against its CPU twin', () => {
   });
 });
 
+describe('matmul narrow tiles (a side of 32 or less) against the CPU twin', () => {
+  // The step of a 10-class layer: forward, weight gradient with its bias, input gradient; and a
+  // 32 x 32 tile with partial blocks on both axes.
+  it.each([
+    ['10-column forward', { m: 33, n: 10, k: 40, transB: true, hasBias: true, act: 'relu' }],
+    ['10-row weight gradient', { m: 10, n: 70, k: 33, transA: true, gate: 'relu', onesCol: true }],
+    ['10-deep input gradient', { m: 33, n: 70, k: 10, gate: 'relu' }],
+    ['32 x 32 tile', { m: 17, n: 20, k: 5, onesCol: true }],
+  ] as [string, MatmulOptions][])('%s', async (_name, o) => {
+    await compare(o);
+  });
+});
+
 describe('matmulLaunch on WebGPU', () => {
   // runKernel gives every binding its own buffer; this runs the bindings matmulLaunch chooses
   // (absent inputs aliasing `a`, an absent bias_out on the dummy), which WebGPU must accept.
