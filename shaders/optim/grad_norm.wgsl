@@ -26,8 +26,6 @@ override norm_inf: bool = false;  // max |g_eff| instead of the sum of squares
 @group(0) @binding(3) var<storage, read> hyper: array<f32>;           // [l1, l2, ...]
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;  // [norm part, penalty part] per workgroup
 
-var<workgroup> norm_lanes: array<f32, 256>;
-var<workgroup> penalty_lanes: array<f32, 256>;
 
 @compute @workgroup_size(wg)
 fn grad_norm_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
@@ -45,17 +43,7 @@ fn grad_norm_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
     }
     penalty_acc += penalty_of(w, l1, l2);
   }
-  norm_lanes[lid.x] = norm_acc;
-  penalty_lanes[lid.x] = penalty_acc;
-  workgroupBarrier();
-  for (var half = wg / 2u; half > 0u; half /= 2u) {
-    if (lid.x < half) {
-      let other = norm_lanes[lid.x + half];
-      norm_lanes[lid.x] = select(norm_lanes[lid.x] + other, max(norm_lanes[lid.x], other), norm_inf);
-      penalty_lanes[lid.x] += penalty_lanes[lid.x + half];
-    }
-    workgroupBarrier();
-  }
+  reduce_norm_lanes(lid.x, norm_acc, penalty_acc);
   if (lid.x == 0u) {
     partials[2u * (params.base + wid.x)] = norm_lanes[0];
     partials[2u * (params.base + wid.x) + 1u] = penalty_lanes[0];

@@ -25,8 +25,6 @@ override norm_inf: bool = false;
 @group(0) @binding(1) var<storage, read> partials: array<f32>;     // 2 * count floats
 @group(0) @binding(2) var<storage, read_write> stats: array<f32>;  // [grad_norm, clip_coef, lr_factor, penalty]
 
-var<workgroup> norm_lanes: array<f32, 256>;
-var<workgroup> penalty_lanes: array<f32, 256>;
 
 @compute @workgroup_size(wg)
 fn grad_stats(@builtin(local_invocation_id) lid: vec3u) {
@@ -37,17 +35,7 @@ fn grad_stats(@builtin(local_invocation_id) lid: vec3u) {
     norm_acc = select(norm_acc + part, max(norm_acc, part), norm_inf);
     penalty_acc += partials[2u * k + 1u];
   }
-  norm_lanes[lid.x] = norm_acc;
-  penalty_lanes[lid.x] = penalty_acc;
-  workgroupBarrier();
-  for (var half = wg / 2u; half > 0u; half /= 2u) {
-    if (lid.x < half) {
-      let other = norm_lanes[lid.x + half];
-      norm_lanes[lid.x] = select(norm_lanes[lid.x] + other, max(norm_lanes[lid.x], other), norm_inf);
-      penalty_lanes[lid.x] += penalty_lanes[lid.x + half];
-    }
-    workgroupBarrier();
-  }
+  reduce_norm_lanes(lid.x, norm_acc, penalty_acc);
   if (lid.x == 0u) {
     let norm = select(sqrt(norm_lanes[0]), norm_lanes[0], norm_inf);
     stats[STAT_GRAD_NORM] = norm;

@@ -11,6 +11,7 @@ import adamaxSource from '../../shaders/optim/adamax.wgsl';
 import optimCommon from '../../shaders/optim/common.wgsl';
 import gradNormSource from '../../shaders/optim/grad_norm.wgsl';
 import gradStatsSource from '../../shaders/optim/grad_stats.wgsl';
+import normLanesSource from '../../shaders/optim/norm_lanes.wgsl';
 import lionSource from '../../shaders/optim/lion.wgsl';
 import nadamSource from '../../shaders/optim/nadam.wgsl';
 import rmspropSource from '../../shaders/optim/rmsprop.wgsl';
@@ -97,7 +98,7 @@ export const lionUpdate = updateKernel('lion', lionSource, {}, twin.lionUpdate);
  */
 export const gradNormPartial: KernelSpec = {
   name: 'optim/grad_norm_partial',
-  wgsl: optimShader(gradNormSource),
+  wgsl: optimShader(`${gradNormSource}\n${normLanesSource}`),
   entry: 'grad_norm_partial',
   params: [
     { name: 'n', type: 'u32' },
@@ -119,7 +120,7 @@ export const gradNormPartial: KernelSpec = {
  */
 export const gradStats: KernelSpec = {
   name: 'optim/grad_stats',
-  wgsl: optimShader(gradStatsSource),
+  wgsl: optimShader(`${gradStatsSource}\n${normLanesSource}`),
   entry: 'grad_stats',
   params: [
     { name: 'count', type: 'u32' },
