@@ -16,6 +16,6 @@ describe('the built package', () => {
     `;
     const out = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), encoding: 'utf8' }));
     expect(out.names).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
-    expect(out.last).toBeLessThan(out.first / 2);
+    expect(out.last).toBeLessThan(out.first * 0.75);
   });
 });
