@@ -28,19 +28,6 @@ import { median } from './timing.js';
 
 const REPEAT = 4;
 
-/** The trainer's compiled step is not public API; the profile reads it as describeStep does. */
-interface TrainerInternals {
-  readonly plans: Map<number, { readonly compiled: { readonly launches: readonly Launch[] } }>;
-  readonly update: { readonly launches: readonly Launch[] };
-}
-
-function stepLaunches(trainer: Trainer, batch: number): Launch[] {
-  const t = trainer as unknown as TrainerInternals;
-  const plan = t.plans.get(batch);
-  if (!plan) throw new Error(`no compiled step for batch ${batch}: run one step first`);
-  return [...plan.compiled.launches, ...t.update.launches];
-}
-
 interface Sample {
   wallMs: number;
   cpuMs: number;
@@ -145,7 +132,7 @@ async function main(): Promise<void> {
   const data = mlpData();
   await trainer.step(data.x[0]!, data.y[0]!).loss;
   await trainer.idle();
-  const launches = stepLaunches(trainer, BATCH);
+  const { launches } = trainer.describeStep(BATCH);
   console.log(`MLP 784-256-256-10 train step, batch ${BATCH}, SGD, on ${device.backend.description}`);
   console.log(`${launches.length} dispatches, each repeated ${REPEAT}x per submit, medians over ${rounds} rounds\n`);
   const { rows, step } = await profileLaunches(device.backend, launches, rounds);

@@ -1,5 +1,5 @@
 import type { Program } from '../backend/backend.js';
-import type { BufferView, DeviceBuffer } from '../backend/kernel.js';
+import type { BufferView, DeviceBuffer, Launch } from '../backend/kernel.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Device } from '../device.js';
 import { compileGraph, type CompiledGraph } from '../graph/compile.js';
@@ -56,6 +56,8 @@ export interface StepDescription {
   readonly dispatches: number;
   /** `kernel: layer` for each dispatch, in order. */
   readonly kernels: readonly string[];
+  /** The dispatches themselves, for profiling tools (kernel, buffers, grid). */
+  readonly launches: readonly Launch[];
   readonly scratchBytes: number;
   readonly scratchBytesWithoutReuse: number;
   readonly parameterBytes: number;
@@ -358,6 +360,7 @@ export class Trainer {
       submits: 1,
       dispatches: plan.program.launchCount,
       kernels: launches.map((l) => `${l.kernel.name}: ${l.label ?? ''}`.trim()),
+      launches,
       scratchBytes: plan.compiled.scratchBytes,
       scratchBytesWithoutReuse: plan.compiled.unplannedBytes,
       parameterBytes: this.flat!.layout.params.byteLength,
