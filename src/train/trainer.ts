@@ -39,6 +39,12 @@ export interface TrainerOptions {
   seed?: number;
   /** Compute the gradient norm every step for diagnostics even without clipping. */
   trackGradNorm?: boolean;
+  /**
+   * What a non-finite loss (NaN or ±Infinity, usually a diverging learning rate) does when its
+   * step's record arrives: 'warn' (default) logs once, naming the step; 'throw' rejects that
+   * step's promises with an error; 'ignore' records it silently.
+   */
+  onNonFinite?: 'warn' | 'throw' | 'ignore';
 }
 
 /** One training step as recorded in `trainer.history`. */
@@ -114,6 +120,7 @@ export class Trainer {
   private disposed = false;
   private unchecked = false;
   private lastRecord: Promise<unknown> = Promise.resolve();
+  private warnedNonFinite = false;
 
   constructor(
     readonly device: Device,
@@ -131,6 +138,9 @@ export class Trainer {
     if (clipGradNorm !== undefined && clipGradValue !== undefined) throw new Error('Trainer: use clipGradNorm or clipGradValue, not both');
     if (options.seed !== undefined && !(Number.isInteger(options.seed) && options.seed >= 0 && options.seed < 2 ** 32)) {
       throw new Error(`Trainer: seed must be an integer in [0, 2^32), got ${options.seed}`);
+    }
+    if (options.onNonFinite !== undefined && !['warn', 'throw', 'ignore'].includes(options.onNonFinite)) {
+      throw new Error(`Trainer: onNonFinite must be 'warn', 'throw' or 'ignore', got '${String(options.onNonFinite)}'`);
     }
     if (!(l1 >= 0)) throw new Error(`Trainer: l1 must be >= 0, got ${l1}`);
     if (!(l2 >= 0)) throw new Error(`Trainer: l2 must be >= 0, got ${l2}`);
@@ -315,6 +325,7 @@ export class Trainer {
       const rec: StepRecord = { step, loss: r[0]!, gradNorm: reduced ? r[1]! : NaN, lr: lr * r[3]!, penalty: r[4]! };
       this.history.push(rec);
       if (scheduler instanceof BoldDriver) scheduler.observeLoss(rec.loss);
+      if (!Number.isFinite(rec.loss)) this.nonFinite(rec);
       return rec;
     });
     // The first step after a compilation also surfaces asynchronous validation/memory errors.
@@ -324,6 +335,18 @@ export class Trainer {
     const ordered = this.lastRecord.then(() => checked);
     this.lastRecord = ordered.catch(() => undefined);
     return { loss: ordered.then((r) => r.loss), record: ordered };
+  }
+
+  private nonFinite(rec: StepRecord): void {
+    const mode = this.options.onNonFinite ?? 'warn';
+    const message =
+      `Trainer: the loss of step ${rec.step} is ${rec.loss} (learning rate ${rec.lr}${Number.isNaN(rec.gradNorm) ? '' : `, gradient norm ${rec.gradNorm}`}). ` +
+      'Training has diverged: lower the learning rate, clip gradients (clipGradNorm) or check the inputs for NaN.';
+    if (mode === 'throw') throw new Error(message);
+    if (mode === 'warn' && !this.warnedNonFinite) {
+      this.warnedNonFinite = true;
+      console.warn(message);
+    }
   }
 
   private checkTargets(plan: { batch: number; y: DeviceBuffer; classes: number }, y: Int32Array | Float32Array): void {

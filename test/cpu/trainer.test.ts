@@ -167,3 +167,38 @@ describe('Trainer seed', () => {
     expect(() => new Trainer(device, model, { ...options, seed: 1.5 })).toThrow(/got 1.5/);
   });
 });
+
+describe('Trainer onNonFinite', () => {
+  async function diverging(onNonFinite?: 'warn' | 'throw' | 'ignore') {
+    nn.manualSeed(2);
+    const model = new nn.Sequential(new nn.Linear(2, 8), new nn.Linear(8, 1));
+    const trainer = new Trainer(await createDevice({ backend: 'cpu' }), model, {
+      loss: new nn.MSELoss(), optimizer: new optim.SGD(model.parameters(), { lr: 1e6 }), inputShape: [2], onNonFinite,
+    });
+    const x = new Float32Array([1, 2, 3, 4]);
+    const y = new Float32Array([1, -1]);
+    return Array.from({ length: 12 }, () => trainer.step(x, y).loss);
+  }
+
+  it("'throw' rejects the first step whose loss is not finite, naming it", async () => {
+    const results = await Promise.allSettled(await diverging('throw'));
+    const first = results.findIndex((r) => r.status === 'rejected');
+    expect(first).toBeGreaterThan(0);
+    expect((results[first] as PromiseRejectedResult).reason.message).toMatch(new RegExp(`loss of step ${first} is (NaN|Infinity|-Infinity).*lower the learning rate`));
+  });
+
+  it("'warn' logs once and keeps the values; 'ignore' stays silent", async () => {
+    const warnings: unknown[] = [];
+    const original = console.warn;
+    console.warn = (...args: unknown[]) => void warnings.push(args);
+    try {
+      const losses = await Promise.all(await diverging());
+      expect(losses.some((l) => !Number.isFinite(l))).toBe(true);
+      expect(warnings).toHaveLength(1);
+      await Promise.all(await diverging('ignore'));
+      expect(warnings).toHaveLength(1);
+    } finally {
+      console.warn = original;
+    }
+  });
+});
