@@ -80,8 +80,8 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
     return pick;
   };
   order.forEach((node, i) => {
-    if (node.op.aliases !== undefined) return;
-    for (const t of node.outputs) {
+    // A view (reshape) shares its input's storage: nothing to allocate, but it may be the last reader.
+    for (const t of node.op.aliases === undefined ? node.outputs : []) {
       if (isBound(t)) continue;
       const size = alignUp(Math.max(1, t.numel), VIEW_ALIGN);
       unplanned += size * 4;

@@ -11,12 +11,15 @@ interface Case {
   loss: () => nn.Loss;
   features: number;
   outputs: number;
+  /** Sample shape when it is not [features]. */
+  shape?: number[];
 }
 
 const CASES: Case[] = [
   { name: 'Linear+Tanh (fused) + Linear, cross-entropy', make: () => new nn.Sequential(new nn.Linear(5, 7), new nn.Tanh(), new nn.Linear(7, 3)), loss: () => new nn.CrossEntropyLoss(), features: 5, outputs: 3 },
   { name: 'sigmoid + residual + GELU, cross-entropy', make: () => new nn.Sequential(new nn.Linear(4, 6), new nn.Sigmoid(), new nn.Residual(new nn.Sequential(new nn.Linear(6, 6), new nn.GELU())), new nn.Linear(6, 4)), loss: () => new nn.CrossEntropyLoss(), features: 4, outputs: 4 },
   { name: 'LeakyReLU after a residual, MSE with a sigmoid output', make: () => new nn.Sequential(new nn.Linear(3, 5), new nn.Residual(new nn.Linear(5, 5)), new nn.LeakyReLU(0.2), new nn.Linear(5, 2), new nn.Sigmoid()), loss: () => new nn.MSELoss(), features: 3, outputs: 2 },
+  { name: 'Flatten of [2, 3] samples into a residual MLP', make: () => new nn.Sequential(new nn.Flatten(), new nn.Linear(6, 6), new nn.Residual(new nn.Sequential(new nn.Linear(6, 6), new nn.Tanh())), new nn.Linear(6, 3)), loss: () => new nn.CrossEntropyLoss(), features: 6, outputs: 3, shape: [2, 3] },
   { name: 'no bias, identity', make: () => new nn.Sequential(new nn.Linear(4, 3, { bias: false }), new nn.Identity(), new nn.Linear(3, 2)), loss: () => new nn.MSELoss(), features: 4, outputs: 2 },
 ];
 
@@ -34,7 +37,8 @@ describe('autodiff through the compiled graph (CPU backend)', () => {
     const x = randomArray(batch * c.features, -1, 1, 11);
     const y = targets(c, batch, 12);
     const backend = cpuBackend();
-    const base = await forwardBackward(backend, model, c.loss(), x, [c.features], y);
+    const shape = c.shape ?? [c.features];
+    const base = await forwardBackward(backend, model, c.loss(), x, shape, y);
     expect(Number.isFinite(base.loss)).toBe(true);
     const h = 1e-2;
     for (const [name, p] of model.namedParameters()) {
@@ -42,9 +46,9 @@ describe('autodiff through the compiled graph (CPU backend)', () => {
       const original = p.data.slice();
       for (let i = 0; i < p.numel; i++) {
         p.data[i] = original[i]! + h;
-        const up = (await forwardBackward(backend, model, c.loss(), x, [c.features], y)).loss;
+        const up = (await forwardBackward(backend, model, c.loss(), x, shape, y)).loss;
         p.data[i] = original[i]! - h;
-        const down = (await forwardBackward(backend, model, c.loss(), x, [c.features], y)).loss;
+        const down = (await forwardBackward(backend, model, c.loss(), x, shape, y)).loss;
         p.data[i] = original[i]!;
         const numeric = (up - down) / (2 * h);
         const err = Math.abs(numeric - analytic[i]!);
