@@ -47,6 +47,12 @@ export interface TrainerOptions {
   onNonFinite?: 'warn' | 'throw' | 'ignore';
 }
 
+/** A batch as a shaped tensor: `shape` is [batch, ...sample] and `data` holds its values in order. */
+export interface Batched<T extends Float32Array | Int32Array> {
+  readonly data: T;
+  readonly shape: readonly number[];
+}
+
 /** One training step as recorded in `trainer.history`. */
 export interface StepRecord {
   readonly step: number;
@@ -285,6 +291,18 @@ export class Trainer {
     return this.options.inputShape.reduce((a, b) => a * b, 1);
   }
 
+  /** The values of a batch given flat or as a shaped tensor, whose shape must be [batch, ...sample]. */
+  private samples(input: Float32Array | Batched<Float32Array>, sample: readonly number[], name: string): Float32Array {
+    if (!('data' in input) || input instanceof Float32Array) return input as Float32Array;
+    const [batch, ...rest] = input.shape;
+    if (rest.join() !== sample.join() || !(batch! >= 1) || batch! * rest.reduce((a, b) => a * b, 1) !== input.data.length) {
+      throw new Error(
+        `Trainer: ${name} has shape [${input.shape.join(', ')}] and ${input.data.length} values; expected [batch, ${sample.join(', ')}]`,
+      );
+    }
+    return input.data;
+  }
+
   private batchOf(x: Float32Array, what: string): number {
     const sample = this.sampleSize;
     if (!(x instanceof Float32Array)) throw new Error(`Trainer.${what}: x must be a Float32Array`);
@@ -295,13 +313,19 @@ export class Trainer {
   }
 
   /**
-   * Enqueues one training step on a batch: `x` holds batch × inputShape values; `y` holds class
-   * indices (Int32Array) for CrossEntropyLoss or targets shaped like the output (Float32Array).
-   * Returns at once; the loss arrives when the device has finished.
+   * Enqueues one training step on a batch: `x` holds batch × inputShape values (flat, or as a
+   * tensor `{ data, shape: [batch, ...inputShape] }`); `y` holds class indices (Int32Array) for
+   * CrossEntropyLoss or targets shaped like the output (Float32Array). Returns at once; the loss
+   * arrives when the device has finished.
    */
-  step(x: Float32Array, y: Int32Array | Float32Array): StepResult {
+  step(input: Float32Array | Batched<Float32Array>, target: Int32Array | Float32Array | Batched<Int32Array | Float32Array>): StepResult {
     if (this.disposed) throw new Error('Trainer: step() after dispose()');
+    const x = this.samples(input, this.options.inputShape, 'x');
     const plan = this.plan(this.batchOf(x, 'step'));
+    const y = 'data' in target ? target.data : target;
+    if ('data' in target && (target.shape[0] !== plan.batch || target.shape.reduce((a, b) => a * b, 1) !== y.length)) {
+      throw new Error(`Trainer.step: y has shape [${target.shape.join(', ')}] and ${y.length} values, for a batch of ${plan.batch}`);
+    }
     this.checkTargets(plan, y);
 
     this.backend.write(plan.x, x);

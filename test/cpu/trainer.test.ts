@@ -202,3 +202,21 @@ describe('Trainer onNonFinite', () => {
     }
   });
 });
+
+describe('Trainer batches as tensors', () => {
+  it('takes { data, shape } for x and y and trains exactly as with flat arrays', async () => {
+    const data = blobs(8, 9);
+    const flat = await makeTrainer();
+    const shaped = await makeTrainer();
+    const a = await flat.trainer.step(data.x, data.y).loss;
+    const b = await shaped.trainer.step({ data: data.x, shape: [8, 2] }, { data: data.y, shape: [8] }).loss;
+    expect(b).toBe(a);
+  });
+
+  it('names both shapes when a tensor does not match inputShape or the batch', async () => {
+    const { trainer } = await makeTrainer();
+    const data = blobs(4, 10);
+    expect(() => trainer.step({ data: data.x, shape: [2, 4] }, data.y)).toThrow(/x has shape \[2, 4\] and 8 values; expected \[batch, 2\]/);
+    expect(() => trainer.step({ data: data.x, shape: [4, 2] }, { data: data.y, shape: [2, 2] })).toThrow(/y has shape \[2, 2\] and 4 values, for a batch of 4/);
+  });
+});
