@@ -18,4 +18,5 @@ export * as data from './data/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export type { EpochSummary, FitOptions } from './train/fit.js';
-export { type Batched, type Scheduler, type StepDescription, type StepRecord, type StepResult, Trainer, type TrainerOptions } from './train/trainer.js';
+export type { Batched } from './train/batch.js';
+export { type Scheduler, type StepDescription, type StepRecord, type StepResult, Trainer, type TrainerOptions } from './train/trainer.js';

@@ -9,6 +9,7 @@ import type { Module } from '../nn/module.js';
 import { BoldDriver, type ClosedFormLR, GradientNormLR, ReduceLROnPlateau } from '../optim/lr/index.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { planUpdate, type UpdatePlan } from '../optim/update-plan.js';
+import { batchOf, type Batched, checkTargets, samplesOf, validateOptions } from './batch.js';
 import { FlatParameters } from './flat-parameters.js';
 import { type EpochSummary, fit, type FitOptions } from './fit.js';
 import { StepLog } from './step-log.js';
@@ -45,12 +46,6 @@ export interface TrainerOptions {
    * step's promises with an error; 'ignore' records it silently.
    */
   onNonFinite?: 'warn' | 'throw' | 'ignore';
-}
-
-/** A batch as a shaped tensor: `shape` is [batch, ...sample] and `data` holds its values in order. */
-export interface Batched<T extends Float32Array | Int32Array> {
-  readonly data: T;
-  readonly shape: readonly number[];
 }
 
 /** One training step as recorded in `trainer.history`. */
@@ -133,29 +128,7 @@ export class Trainer {
     readonly model: Module,
     readonly options: TrainerOptions,
   ) {
-    const { inputShape, clipGradNorm, clipGradValue, l1 = 0, l2 = 0 } = options;
-    if (!options.loss || typeof options.loss.apply !== 'function') throw new Error('Trainer: options.loss must be a loss module such as new nn.CrossEntropyLoss()');
-    if (!options.optimizer) throw new Error('Trainer: options.optimizer is required');
-    if (!Array.isArray(inputShape) || inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
-      throw new Error(`Trainer: inputShape must be a non-empty list of positive integers, got ${JSON.stringify(inputShape)}`);
-    }
-    if (clipGradNorm !== undefined && !(clipGradNorm > 0)) throw new Error(`Trainer: clipGradNorm must be > 0, got ${clipGradNorm}`);
-    if (clipGradValue !== undefined && !(clipGradValue > 0)) throw new Error(`Trainer: clipGradValue must be > 0, got ${clipGradValue}`);
-    if (clipGradNorm !== undefined && clipGradValue !== undefined) throw new Error('Trainer: use clipGradNorm or clipGradValue, not both');
-    if (options.seed !== undefined && !(Number.isInteger(options.seed) && options.seed >= 0 && options.seed < 2 ** 32)) {
-      throw new Error(`Trainer: seed must be an integer in [0, 2^32), got ${options.seed}`);
-    }
-    if (options.onNonFinite !== undefined && !['warn', 'throw', 'ignore'].includes(options.onNonFinite)) {
-      throw new Error(`Trainer: onNonFinite must be 'warn', 'throw' or 'ignore', got '${String(options.onNonFinite)}'`);
-    }
-    if (!(l1 >= 0)) throw new Error(`Trainer: l1 must be >= 0, got ${l1}`);
-    if (!(l2 >= 0)) throw new Error(`Trainer: l2 must be >= 0, got ${l2}`);
-    const owned = new Set(model.parameters());
-    for (const group of options.optimizer.paramGroups) {
-      for (const p of group.params) {
-        if (!owned.has(p)) throw new Error(`Trainer: the optimizer holds a parameter ('${p.name}') that is not in the model`);
-      }
-    }
+    validateOptions(model, options);
   }
 
   private get backend() {
@@ -251,7 +224,7 @@ export class Trainer {
    * `model.eval()`: logits for a classifier. Runs after every step submitted before it.
    */
   async predict(x: Float32Array): Promise<Float32Array> {
-    const plan = this.evalPlan(this.batchOf(x, 'predict'), false);
+    const plan = this.evalPlan(batchOf(x, this.options.inputShape, 'predict'), false);
     this.backend.write(plan.x, x);
     this.backend.run(plan.program);
     const out = await this.readView(plan.output);
@@ -267,8 +240,8 @@ export class Trainer {
     dataset: { x: Float32Array; y: Int32Array | Float32Array },
     { batchSize = 256 } = {},
   ): Promise<{ loss: number; accuracy: number }> {
-    const sample = this.sampleSize;
-    const n = this.batchOf(dataset.x, 'evaluate');
+    const sample = this.options.inputShape.reduce((a, b) => a * b, 1);
+    const n = batchOf(dataset.x, this.options.inputShape, 'evaluate');
     const perTarget = dataset.y.length / n;
     let lossSum = 0;
     let correct = 0;
@@ -276,7 +249,7 @@ export class Trainer {
       const count = Math.min(batchSize, n - start);
       const plan = this.evalPlan(count, true);
       const y = dataset.y.subarray(start * perTarget, (start + count) * perTarget);
-      this.checkTargets({ batch: count, y: plan.y!, classes: plan.output.length / count }, y);
+      checkTargets(this.options.loss, { batch: count, y: plan.y!, classes: plan.output.length / count }, y);
       this.backend.write(plan.x, dataset.x.subarray(start * sample, (start + count) * sample));
       this.backend.write(plan.y!, y);
       this.backend.run(plan.program);
@@ -287,31 +260,6 @@ export class Trainer {
     return { loss: lossSum / n, accuracy: this.options.loss.targets === 'class' ? correct / n : NaN };
   }
 
-  private get sampleSize(): number {
-    return this.options.inputShape.reduce((a, b) => a * b, 1);
-  }
-
-  /** The values of a batch given flat or as a shaped tensor, whose shape must be [batch, ...sample]. */
-  private samples(input: Float32Array | Batched<Float32Array>, sample: readonly number[], name: string): Float32Array {
-    if (!('data' in input) || input instanceof Float32Array) return input as Float32Array;
-    const [batch, ...rest] = input.shape;
-    if (rest.join() !== sample.join() || !(batch! >= 1) || batch! * rest.reduce((a, b) => a * b, 1) !== input.data.length) {
-      throw new Error(
-        `Trainer: ${name} has shape [${input.shape.join(', ')}] and ${input.data.length} values; expected [batch, ${sample.join(', ')}]`,
-      );
-    }
-    return input.data;
-  }
-
-  private batchOf(x: Float32Array, what: string): number {
-    const sample = this.sampleSize;
-    if (!(x instanceof Float32Array)) throw new Error(`Trainer.${what}: x must be a Float32Array`);
-    if (x.length === 0 || x.length % sample !== 0) {
-      throw new Error(`Trainer.${what}: x has ${x.length} values, not a multiple of inputShape [${this.options.inputShape.join(', ')}] (${sample} per sample)`);
-    }
-    return x.length / sample;
-  }
-
   /**
    * Enqueues one training step on a batch: `x` holds batch × inputShape values (flat, or as a
    * tensor `{ data, shape: [batch, ...inputShape] }`); `y` holds class indices (Int32Array) for
@@ -320,13 +268,13 @@ export class Trainer {
    */
   step(input: Float32Array | Batched<Float32Array>, target: Int32Array | Float32Array | Batched<Int32Array | Float32Array>): StepResult {
     if (this.disposed) throw new Error('Trainer: step() after dispose()');
-    const x = this.samples(input, this.options.inputShape, 'x');
-    const plan = this.plan(this.batchOf(x, 'step'));
+    const x = samplesOf(input, this.options.inputShape, 'x');
+    const plan = this.plan(batchOf(x, this.options.inputShape, 'step'));
     const y = 'data' in target ? target.data : target;
     if ('data' in target && (target.shape[0] !== plan.batch || target.shape.reduce((a, b) => a * b, 1) !== y.length)) {
       throw new Error(`Trainer.step: y has shape [${target.shape.join(', ')}] and ${y.length} values, for a batch of ${plan.batch}`);
     }
-    this.checkTargets(plan, y);
+    checkTargets(this.options.loss, plan, y);
 
     this.backend.write(plan.x, x);
     this.backend.write(plan.y, y);
@@ -370,20 +318,6 @@ export class Trainer {
     if (mode === 'warn' && !this.warnedNonFinite) {
       this.warnedNonFinite = true;
       console.warn(message);
-    }
-  }
-
-  private checkTargets(plan: { batch: number; y: DeviceBuffer; classes: number }, y: Int32Array | Float32Array): void {
-    const { name, targets } = this.options.loss;
-    if (targets === 'class') {
-      if (!(y instanceof Int32Array)) throw new Error(`Trainer: ${name} takes class indices as an Int32Array`);
-      if (y.length !== plan.batch) throw new Error(`Trainer: ${y.length} targets for a batch of ${plan.batch}`);
-      for (let i = 0; i < y.length; i++) {
-        if (!(y[i]! >= 0 && y[i]! < plan.classes)) throw new Error(`Trainer: target ${y[i]} at index ${i} is outside [0, ${plan.classes})`);
-      }
-    } else {
-      if (!(y instanceof Float32Array)) throw new Error(`Trainer: ${name} takes targets as a Float32Array`);
-      if (y.length * 4 !== plan.y.byteLength) throw new Error(`Trainer: ${y.length} target values, the output holds ${plan.y.byteLength / 4}`);
     }
   }
 

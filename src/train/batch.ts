@@ -1,0 +1,75 @@
+/**
+ * The checks a Trainer makes before it touches the device: its options at construction, and each
+ * batch's values and targets. Every message names the problem and the shapes involved.
+ */
+import type { DeviceBuffer } from '../backend/kernel.js';
+import type { Loss } from '../nn/loss.js';
+import type { Module } from '../nn/module.js';
+import type { TrainerOptions } from './trainer.js';
+
+/** A batch as a shaped tensor: `shape` is [batch, ...sample] and `data` holds its values in order. */
+export interface Batched<T extends Float32Array | Int32Array> {
+  readonly data: T;
+  readonly shape: readonly number[];
+}
+
+export function validateOptions(model: Module, options: TrainerOptions): void {
+  const { inputShape, clipGradNorm, clipGradValue, l1 = 0, l2 = 0, seed, onNonFinite } = options;
+  if (!options.loss || typeof options.loss.apply !== 'function') throw new Error('Trainer: options.loss must be a loss module such as new nn.CrossEntropyLoss()');
+  if (!options.optimizer) throw new Error('Trainer: options.optimizer is required');
+  if (!Array.isArray(inputShape) || inputShape.length === 0 || inputShape.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new Error(`Trainer: inputShape must be a non-empty list of positive integers, got ${JSON.stringify(inputShape)}`);
+  }
+  if (clipGradNorm !== undefined && !(clipGradNorm > 0)) throw new Error(`Trainer: clipGradNorm must be > 0, got ${clipGradNorm}`);
+  if (clipGradValue !== undefined && !(clipGradValue > 0)) throw new Error(`Trainer: clipGradValue must be > 0, got ${clipGradValue}`);
+  if (clipGradNorm !== undefined && clipGradValue !== undefined) throw new Error('Trainer: use clipGradNorm or clipGradValue, not both');
+  if (seed !== undefined && !(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32)) {
+    throw new Error(`Trainer: seed must be an integer in [0, 2^32), got ${seed}`);
+  }
+  if (onNonFinite !== undefined && !['warn', 'throw', 'ignore'].includes(onNonFinite)) {
+    throw new Error(`Trainer: onNonFinite must be 'warn', 'throw' or 'ignore', got '${String(onNonFinite)}'`);
+  }
+  if (!(l1 >= 0)) throw new Error(`Trainer: l1 must be >= 0, got ${l1}`);
+  if (!(l2 >= 0)) throw new Error(`Trainer: l2 must be >= 0, got ${l2}`);
+  const owned = new Set(model.parameters());
+  for (const group of options.optimizer.paramGroups) {
+    for (const p of group.params) {
+      if (!owned.has(p)) throw new Error(`Trainer: the optimizer holds a parameter ('${p.name}') that is not in the model`);
+    }
+  }
+}
+
+/** The values of a batch given flat or as a shaped tensor, whose shape must be [batch, ...sample]. */
+export function samplesOf(input: Float32Array | Batched<Float32Array>, sample: readonly number[], name: string): Float32Array {
+  if (!('data' in input) || input instanceof Float32Array) return input as Float32Array;
+  const [batch, ...rest] = input.shape;
+  if (rest.join() !== sample.join() || !(batch! >= 1) || batch! * rest.reduce((a, b) => a * b, 1) !== input.data.length) {
+    throw new Error(`Trainer: ${name} has shape [${input.shape.join(', ')}] and ${input.data.length} values; expected [batch, ${sample.join(', ')}]`);
+  }
+  return input.data;
+}
+
+/** The batch size of flat values `x` of samples shaped `inputShape`. */
+export function batchOf(x: Float32Array, inputShape: readonly number[], what: string): number {
+  const sample = inputShape.reduce((a, b) => a * b, 1);
+  if (!(x instanceof Float32Array)) throw new Error(`Trainer.${what}: x must be a Float32Array`);
+  if (x.length === 0 || x.length % sample !== 0) {
+    throw new Error(`Trainer.${what}: x has ${x.length} values, not a multiple of inputShape [${inputShape.join(', ')}] (${sample} per sample)`);
+  }
+  return x.length / sample;
+}
+
+/** Class indices in range for the loss, or float targets filling the target buffer `plan.y`. */
+export function checkTargets(loss: Loss, plan: { batch: number; y: DeviceBuffer; classes: number }, y: Int32Array | Float32Array): void {
+  const { name, targets } = loss;
+  if (targets === 'class') {
+    if (!(y instanceof Int32Array)) throw new Error(`Trainer: ${name} takes class indices as an Int32Array`);
+    if (y.length !== plan.batch) throw new Error(`Trainer: ${y.length} targets for a batch of ${plan.batch}`);
+    for (let i = 0; i < y.length; i++) {
+      if (!(y[i]! >= 0 && y[i]! < plan.classes)) throw new Error(`Trainer: target ${y[i]} at index ${i} is outside [0, ${plan.classes})`);
+    }
+  } else {
+    if (!(y instanceof Float32Array)) throw new Error(`Trainer: ${name} takes targets as a Float32Array`);
+    if (y.length * 4 !== plan.y.byteLength) throw new Error(`Trainer: ${y.length} target values, the output holds ${plan.y.byteLength / 4}`);
+  }
+}
