@@ -74,14 +74,24 @@ export class FlatParameters {
     return out;
   }
 
-  /** Copies the live values back into each parameter's host data and releases them. */
-  async detach(): Promise<void> {
-    const all = new Float32Array(await this.backend.read(this.layout.params));
+  /**
+   * Copies the live values back into each parameter's host data and releases them. When the
+   * device is already gone, the parameters keep the host values they had and are released all
+   * the same; the returned flag says whether the live values came back.
+   */
+  async detach(): Promise<boolean> {
+    let all: Float32Array | null = null;
+    try {
+      all = new Float32Array(await this.backend.read(this.layout.params));
+    } catch {
+      all = null;
+    }
     for (const p of this.order) {
       const o = this.offsets.get(p)!;
-      p.data = all.slice(o, o + p.numel);
+      if (all) p.data = all.slice(o, o + p.numel);
       p.store = null;
     }
+    return all !== null;
   }
 
   dispose(): void {

@@ -361,7 +361,8 @@ export class Trainer {
 
   /**
    * Frees the device memory. Parameter values are copied back to the host first, so the model
-   * stays usable (and can be given to another trainer).
+   * stays usable (and can be given to another trainer); if the device was disposed or lost before
+   * that copy, the model keeps its last host values.
    */
   async dispose(): Promise<void> {
     if (this.disposed) return;

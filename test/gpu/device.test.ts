@@ -42,3 +42,18 @@ describe('WebGPU failures surface as clear errors', () => {
     backend.destroyBuffer(buffer);
   });
 });
+
+describe('disposing in the order of the quick start', () => {
+  it('trainer.dispose() then device.dispose() without awaiting leaves no rejection behind', async () => {
+    const device = await freshDevice();
+    const model = new nn.Sequential(new nn.Linear(4, 3));
+    const before = model.parameters()[0]!.data.slice();
+    const trainer = new Trainer(device, model, { loss: new nn.CrossEntropyLoss(), optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }), inputShape: [4] });
+    await trainer.step(randomArray(8), new Int32Array([0, 1])).loss;
+    const disposed = trainer.dispose();
+    device.dispose();
+    await expect(disposed).resolves.toBeUndefined();
+    expect(model.parameters().every((p) => p.store === null)).toBe(true);
+    expect(model.parameters()[0]!.data).toHaveLength(before.length);
+  });
+});
