@@ -8,6 +8,7 @@ import { CpuBackend } from '../src/backend/cpu/cpu-backend.js';
 import type { KernelSpec, TypedArray } from '../src/backend/kernel.js';
 import { alignUp, VIEW_ALIGN, view } from '../src/backend/kernel.js';
 import { WebGpuBackend } from '../src/backend/webgpu/webgpu-backend.js';
+import { mulberry32 } from '../src/data/random.js';
 import { createDevice } from '../src/device.js';
 
 let gpuPromise: Promise<WebGpuBackend> | null = null;
@@ -42,16 +43,9 @@ export function cpuBackend(): Backend {
   return new CpuBackend();
 }
 
-/** Deterministic pseudo-random numbers (mulberry32), so a failing case can be replayed. */
+/** Deterministic pseudo-random numbers, so a failing case can be replayed. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed >>> 0);
 }
 
 /** Uniform values in [lo, hi). A fresh seed per call unless one is given. */

@@ -1,21 +1,19 @@
+import { mulberry32, type Random } from '../data/random.js';
+
 /**
  * The generator behind parameter initialisation. `manualSeed` makes model construction
  * reproducible, as torch.manual_seed does; otherwise each process starts from a random seed.
  */
-let state = (Math.random() * 2 ** 32) >>> 0;
+let generator: Random = mulberry32((Math.random() * 2 ** 32) >>> 0);
 
 export function manualSeed(seed: number): void {
   if (!Number.isInteger(seed)) throw new Error(`manualSeed: seed must be an integer, got ${seed}`);
-  state = seed >>> 0;
+  generator = mulberry32(seed >>> 0);
 }
 
-/** Uniform in [0, 1), mulberry32. */
+/** Uniform in [0, 1). */
 export function random(): number {
-  state = (state + 0x6d2b79f5) >>> 0;
-  let t = state;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  return generator();
 }
 
 export function uniform(n: number, bound: number): Float32Array {
