@@ -6,12 +6,11 @@
  *     --external:webgpu --outfile=/tmp/mm.mjs && \
  *   LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json node /tmp/mm.mjs
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import type { Backend } from '../src/backend/backend.js';
 import { view } from '../src/backend/kernel.js';
 import { createDevice } from '../src/device.js';
 import { matmulLaunch } from '../src/kernels/matmul.js';
+import { loadWebgpu } from './node-webgpu.js';
 
 export interface MatmulBenchRow {
   readonly size: number;
@@ -70,16 +69,6 @@ export function matmulTable(rows: readonly MatmulBenchRow[]): string {
   const lines = ['| size | runs | median ms | GFLOP/s |', '|---:|---:|---:|---:|'];
   for (const r of rows) lines.push(`| ${r.size} | ${r.runs} | ${r.medianMs.toFixed(1)} | ${r.gflops.toFixed(2)} |`);
   return lines.join('\n');
-}
-
-/** The 'webgpu' package, found from the working directory when the bundle lives elsewhere (/tmp). */
-async function loadWebgpu(): Promise<typeof import('webgpu')> {
-  try {
-    return await import('webgpu');
-  } catch {
-    const path = createRequire(`${process.cwd()}/`).resolve('webgpu');
-    return (await import(pathToFileURL(path).href)) as typeof import('webgpu');
-  }
 }
 
 async function main(): Promise<void> {

@@ -15,8 +15,6 @@
  *   LD_LIBRARY_PATH=/usr/lib/chromium VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json \
  *     node /tmp/profile-step.mjs [--rounds=N]
  */
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import type { Backend, Program } from '../src/backend/backend.js';
 import type { Launch } from '../src/backend/kernel.js';
 import { createDevice } from '../src/device.js';
@@ -25,6 +23,7 @@ import * as nn from '../src/nn/index.js';
 import { Trainer } from '../src/train/trainer.js';
 import { BATCH, mlpData, mlpModel } from './mlp.js';
 import { median } from './timing.js';
+import { loadWebgpu } from './node-webgpu.js';
 
 const REPEAT = 4;
 
@@ -105,15 +104,6 @@ export function profileTable(rows: readonly DispatchProfile[], step: { wallMs: n
   lines.push(`| | sum of dispatches | | | ${sumWall.toFixed(1)} | ${sumCpu.toFixed(1)} | |`);
   lines.push(`| | whole step, one submit | | | ${step.wallMs.toFixed(1)} | ${step.cpuMs.toFixed(1)} | |`);
   return lines.join('\n');
-}
-
-async function loadWebgpu(): Promise<typeof import('webgpu')> {
-  try {
-    return await import('webgpu');
-  } catch {
-    const path = createRequire(`${process.cwd()}/`).resolve('webgpu');
-    return (await import(pathToFileURL(path).href)) as typeof import('webgpu');
-  }
 }
 
 async function main(): Promise<void> {
