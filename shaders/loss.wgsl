@@ -46,19 +46,6 @@ override wg: u32 = 256;
 @group(0) @binding(7) var<storage, read_write> dpred: array<f32>;     // [n]
 @group(0) @binding(8) var<storage, read_write> loss: array<f32>;      // [1], the mean loss
 
-var<workgroup> partial: array<f32, wg>;
-
-// Combines partial[0..wg) into partial[0]. Must be reached by the whole workgroup.
-fn tree_reduce(l: u32) {
-  workgroupBarrier();
-  for (var stride = wg / 2u; stride > 0u; stride = stride / 2u) {
-    if (l < stride) {
-      partial[l] = partial[l] + partial[l + stride];
-    }
-    workgroupBarrier();
-  }
-}
-
 @compute @workgroup_size(wg)
 fn softmax_xent(@builtin(local_invocation_id) lid: vec3u) {
   let rows = params.rows;

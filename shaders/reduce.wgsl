@@ -30,19 +30,6 @@ override wg: u32 = 256;
 @group(0) @binding(1) var<storage, read> x: array<f32>;         // input
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;  // reduced values
 
-var<workgroup> partial: array<f32, wg>;
-
-// Combines partial[0..wg) into partial[0]. Must be reached by the whole workgroup.
-fn tree_reduce(l: u32) {
-  workgroupBarrier();
-  for (var stride = wg / 2u; stride > 0u; stride = stride / 2u) {
-    if (l < stride) {
-      partial[l] = partial[l] + partial[l + stride];
-    }
-    workgroupBarrier();
-  }
-}
-
 @compute @workgroup_size(wg)
 fn col_sum(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let c = linear_index(wid, nwg, lid, wg);

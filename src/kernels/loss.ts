@@ -1,6 +1,7 @@
 import source from '../../shaders/loss.wgsl';
 import * as twin from '../backend/cpu/twins/loss.js';
 import type { BufferView, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
+import treeReduce from '../../shaders/tree_reduce.wgsl';
 import { withCommon } from './source.js';
 
 /**
@@ -9,7 +10,7 @@ import { withCommon } from './source.js';
  * loss scales the gradient afterwards.
  */
 
-const wgsl = withCommon(source);
+const wgsl = withCommon(`${source}\n${treeReduce}`);
 const WG = 256;
 
 const params: readonly ParamSpec[] = [

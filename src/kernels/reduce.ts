@@ -2,6 +2,7 @@ import source from '../../shaders/reduce.wgsl';
 import * as twin from '../backend/cpu/twins/reduce.js';
 import type { BufferView, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
 import { grid1d } from '../backend/kernel.js';
+import treeReduce from '../../shaders/tree_reduce.wgsl';
 import { withCommon } from './source.js';
 
 /**
@@ -10,7 +11,7 @@ import { withCommon } from './source.js';
  * for a mean). `sum` and `sumSquares` are one workgroup of `wg` (a power of two) invocations.
  */
 
-const wgsl = withCommon(source);
+const wgsl = withCommon(`${source}\n${treeReduce}`);
 const WG = 256;
 
 const params: readonly ParamSpec[] = [
