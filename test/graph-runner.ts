@@ -9,7 +9,7 @@ import { compileGraph } from '../src/graph/compile.js';
 import { fuseActivations } from '../src/graph/fuse.js';
 import { Graph, STEP_INFO, type Tensor } from '../src/graph/tensor.js';
 import type { Loss } from '../src/nn/loss.js';
-import type { Module } from '../src/nn/module.js';
+import { type Module, withModuleScopes } from '../src/nn/module.js';
 
 export interface ForwardBackward {
   loss: number;
@@ -32,7 +32,7 @@ export async function forwardBackward(
   const batch = x.length / inputShape.reduce((a, b) => a * b, 1);
   const g = new Graph();
   const xt = g.input('x', [batch, ...inputShape]);
-  let out = model.forward(xt);
+  let out = withModuleScopes(model, () => model.forward(xt));
   const yt = lossFn.targets === 'class' ? g.input('y', [batch], 'i32') : g.input('y', out.shape);
   const { loss } = lossFn.apply(out, yt);
   out = fuseActivations(g)(out);

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { Backend } from '../src/backend/backend.js';
 import type { Launch } from '../src/backend/kernel.js';
 import { WebGpuBackend } from '../src/backend/webgpu/webgpu-backend.js';
-import { Parameter } from '../src/nn/parameter.js';
+import { Parameter } from '../src/graph/parameter.js';
 import {
   Adadelta,
   Adagrad,

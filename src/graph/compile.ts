@@ -39,7 +39,7 @@ function storageOf(t: Tensor): Tensor {
  */
 export function compileGraph(backend: Backend, req: CompileRequest): CompiledGraph {
   const needed = new Set<Node>();
-  const stack = req.outputs.map((t) => t.node);
+  const stack = [...req.outputs, ...req.graph.effects].map((t) => t.node);
   while (stack.length > 0) {
     const node = stack.pop()!;
     if (needed.has(node)) continue;
@@ -50,7 +50,7 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
 
   const isBound = (t: Tensor): boolean => req.bound.has(storageOf(t)) || req.bound.has(t);
   for (const node of order) {
-    if (node.op.name === 'input' || node.op.name === 'param') {
+    if (node.op.name === 'input' || node.op.name === 'param' || node.op.name === 'buffer') {
       if (!isBound(node.outputs[0]!)) throw new Error(`${req.label}: ${node.op.name} '${node.label}' has no buffer`);
     }
   }
@@ -60,7 +60,7 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
   order.forEach((node, i) => {
     for (const t of [...node.inputs, ...node.outputs]) lastUse.set(storageOf(t), i);
   });
-  for (const t of req.outputs) lastUse.set(storageOf(t), Infinity);
+  for (const t of [...req.outputs, ...req.graph.effects]) lastUse.set(storageOf(t), Infinity);
 
   // Slots: symbolic buffers whose size is the largest tensor they ever hold.
   const slotSize: number[] = [];
@@ -108,7 +108,9 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
     const slot = slotOf.get(root);
     if (!bound && slot === undefined) throw new Error(`${req.label}: no storage for ${t}`);
     const base = bound ?? { buffer: buffers[slot!]!, offset: 0, length: root.numel };
-    const v = { buffer: base.buffer, offset: base.offset, length: t.numel };
+    // A dense tensor starts its storage; a strided view is read through its own strides and
+    // offset by ops that accept views, so it is given the whole storage.
+    const v = { buffer: base.buffer, offset: base.offset, length: t.isDense ? t.numel : root.numel };
     views.set(t, v);
     return v;
   };

@@ -4,6 +4,8 @@ import type { DType, Graph, Node, Tensor } from './tensor.js';
 export interface OutputSpec {
   readonly shape: readonly number[];
   readonly dtype: DType;
+  /** For view ops (`aliases`): where the output's elements lie in the aliased storage. */
+  readonly layout?: { readonly strides: readonly number[]; readonly offset: number };
 }
 
 /**
@@ -40,4 +42,9 @@ export interface OpDef<A = unknown> {
   lower(node: Node<A>, io: LowerIO): Launch[];
   /** For ops whose output is a view of an input (reshape): the input index it aliases. */
   readonly aliases?: number;
+  /**
+   * The lowering reads inputs through their `strides` and `offset`, so views reach it uncopied.
+   * Without it, `Graph.apply` hands the op dense inputs.
+   */
+  readonly acceptsViews?: boolean;
 }

@@ -1,10 +1,31 @@
-import type { Parameter } from '../nn/parameter.js';
+import type { ModuleBuffer, Parameter } from './parameter.js';
 import type { OpDef } from './op.js';
 
 export type DType = 'f32' | 'i32';
 
-/** A symbolic tensor: a shape and the node output that produces it. No data lives here. */
+/** Row-major strides of a dense tensor of `shape`. */
+export function denseStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = s;
+    s *= shape[d]!;
+  }
+  return strides;
+}
+
+/**
+ * A symbolic tensor: a shape and the node output that produces it. No data lives here.
+ *
+ * A tensor made by a view op (transpose, expand, narrow, ...) shares the storage of the tensor it
+ * views: `strides` and `offset` (in elements) locate its elements in that storage. Ops that read
+ * views declare `acceptsViews`; every other op receives dense tensors (row-major, offset 0), a
+ * copy being inserted by `Graph.apply` where needed.
+ */
 export class Tensor {
+  readonly strides: readonly number[];
+  readonly offset: number;
+
   constructor(
     readonly graph: Graph,
     readonly id: number,
@@ -12,10 +33,29 @@ export class Tensor {
     readonly dtype: DType,
     readonly node: Node,
     readonly index: number,
-  ) {}
+    layout?: { readonly strides: readonly number[]; readonly offset: number },
+  ) {
+    this.strides = layout ? [...layout.strides] : denseStrides(shape);
+    this.offset = layout?.offset ?? 0;
+  }
 
   get numel(): number {
     return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** Row-major strides (dimensions of size 1 may have any stride); the offset may be non-zero. */
+  get isContiguous(): boolean {
+    const dense = denseStrides(this.shape);
+    return this.shape.every((n, d) => n === 1 || this.strides[d] === dense[d]);
+  }
+
+  /** Contiguous and at offset 0: what ops without `acceptsViews` receive. */
+  get isDense(): boolean {
+    return this.offset === 0 && this.isContiguous;
   }
 
   toString(): string {
@@ -50,6 +90,18 @@ export const PARAM: OpDef<{ param: Parameter }> = {
   lower: () => [],
 };
 
+export const BUFFER: OpDef<{ buffer: ModuleBuffer }> = {
+  name: 'buffer',
+  infer: () => [],
+  lower: () => [],
+};
+
+/**
+ * Makes a dense copy of a view; set by `ops/view.ts` (kept as a hook so that this module does not
+ * import the op modules, which import it).
+ */
+export const densify: { copy: ((t: Tensor) => Tensor) | null } = { copy: null };
+
 /**
  * A graph under construction. Modules call `apply` (through the op helpers) while tracing the
  * forward pass; autodiff appends the backward nodes to the same graph.
@@ -58,6 +110,13 @@ export class Graph {
   readonly nodes: Node[] = [];
   readonly inputs = new Map<string, Tensor>();
   readonly params = new Map<Parameter, Tensor>();
+  /** Module buffers (running statistics), bound by the trainer apart from the parameters. */
+  readonly buffers = new Map<ModuleBuffer, Tensor>();
+  /**
+   * Tensors computed for their side effect on a buffer (BatchNorm's running statistics updated
+   * in place): the compiler keeps them, and what they need, even though no output reads them.
+   */
+  readonly effects: Tensor[] = [];
   /** True while tracing for training (dropout active), false for evaluation. */
   training = true;
   private nextId = 0;
@@ -108,6 +167,21 @@ export class Graph {
     return t;
   }
 
+  /** The tensor of a module buffer (not trained; kernels may update it in place). */
+  buffer(b: ModuleBuffer): Tensor {
+    let t = this.buffers.get(b);
+    if (!t) {
+      t = this.leaf(BUFFER, { buffer: b }, b.shape, 'f32', b.name || 'buffer');
+      this.buffers.set(b, t);
+    }
+    return t;
+  }
+
+  /** Marks `t` as computed for its side effect, so that compilation keeps it. */
+  effect(t: Tensor): void {
+    this.effects.push(t);
+  }
+
   private leaf<A>(op: OpDef<A>, attrs: A, shape: readonly number[], dtype: DType, label: string): Tensor {
     const node: Node<A> = { id: this.nextId++, op, inputs: [], attrs, outputs: [], label };
     const t = new Tensor(this, this.nextId++, [...shape], dtype, node as Node, 0);
@@ -117,15 +191,21 @@ export class Graph {
   }
 
   /** Adds a node; `op.infer` validates the inputs and gives the output shapes. */
-  apply<A>(op: OpDef<A>, inputs: readonly Tensor[], attrs: A, label = this.currentLabel): Tensor[] {
-    for (const t of inputs) {
+  apply<A>(op: OpDef<A>, given: readonly Tensor[], attrs: A, label = this.currentLabel): Tensor[] {
+    for (const t of given) {
       if (t.graph !== this) throw new Error(`${label}: input ${t} belongs to another graph`);
     }
+    const inputs = op.acceptsViews || given.every((t) => t.isDense) ? given : given.map((t) => (t.isDense ? t : this.dense(t, label)));
     const specs = op.infer(inputs, attrs, label);
     const node: Node<A> = { id: this.nextId++, op, inputs, attrs, outputs: [], label };
-    specs.forEach((s, i) => node.outputs.push(new Tensor(this, this.nextId++, [...s.shape], s.dtype, node as Node, i)));
+    specs.forEach((s, i) => node.outputs.push(new Tensor(this, this.nextId++, [...s.shape], s.dtype, node as Node, i, s.layout)));
     this.nodes.push(node as Node);
     return node.outputs;
+  }
+
+  private dense(t: Tensor, label: string): Tensor {
+    if (!densify.copy) throw new Error(`${label}: ${t} is a view, and no copy op is registered`);
+    return this.scope('', () => densify.copy!(t));
   }
 }
 

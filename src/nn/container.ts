@@ -16,7 +16,7 @@ export class Sequential extends Module {
     return this.layers.map((m, i) => [String(i), m]);
   }
   forward(x: Tensor): Tensor {
-    return this.layers.reduce((h, m, i) => m.call(String(i), h), x);
+    return this.layers.reduce((h, m) => m.forward(h), x);
   }
 }
 
@@ -29,7 +29,7 @@ export class Residual extends Module {
     return [['fn', this.fn]];
   }
   forward(x: Tensor): Tensor {
-    const y = this.fn.call('fn', x);
+    const y = this.fn.forward(x);
     return x.graph.scope('Residual', () => add(x, y));
   }
 }

@@ -5,4 +5,4 @@ export { manualSeed } from './init.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { CrossEntropyLoss, type Loss, MSELoss } from './loss.js';
 export { Module } from './module.js';
-export { Parameter } from './parameter.js';
+export { Parameter } from '../graph/parameter.js';

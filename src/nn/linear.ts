@@ -2,7 +2,7 @@ import { linear } from '../graph/ops/linear.js';
 import type { Tensor } from '../graph/tensor.js';
 import { uniform } from './init.js';
 import { Module } from './module.js';
-import { Parameter } from './parameter.js';
+import { Parameter } from '../graph/parameter.js';
 
 export interface LinearOptions {
   bias?: boolean;

@@ -7,7 +7,7 @@
 import type { Backend } from '../backend/backend.js';
 import type { DeviceBuffer, KernelSpec } from '../backend/kernel.js';
 import { alignUp, VIEW_ALIGN } from '../backend/kernel.js';
-import { Parameter } from '../nn/parameter.js';
+import { Parameter } from '../graph/parameter.js';
 
 /** Options a parameter group may set; each optimizer adds its own. */
 export interface ParamGroupOptions {

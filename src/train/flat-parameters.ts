@@ -1,6 +1,6 @@
 import type { Backend } from '../backend/backend.js';
 import { alignUp, type BufferView, type DeviceBuffer, VIEW_ALIGN } from '../backend/kernel.js';
-import type { Parameter } from '../nn/parameter.js';
+import type { Parameter } from '../graph/parameter.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { type FlatLayout, packParameters } from '../optim/update-plan.js';
 

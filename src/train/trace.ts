@@ -2,8 +2,8 @@ import { gradients } from '../graph/autodiff.js';
 import { fuseActivations } from '../graph/fuse.js';
 import { Graph, type Tensor } from '../graph/tensor.js';
 import type { Loss } from '../nn/loss.js';
-import type { Module } from '../nn/module.js';
-import type { Parameter } from '../nn/parameter.js';
+import { type Module, withModuleScopes } from '../nn/module.js';
+import type { Parameter } from '../graph/parameter.js';
 
 export interface Traced {
   readonly graph: Graph;
@@ -37,7 +37,7 @@ export function trace(model: Module, opts: TraceOptions): Traced {
   model.train(opts.training);
   try {
     const x = g.input('x', [opts.batch, ...opts.inputShape]);
-    let output = model.forward(x);
+    let output = withModuleScopes(model, () => model.forward(x));
     let y: Tensor | null = null;
     let loss: Tensor | null = null;
     let correct: Tensor | null = null;

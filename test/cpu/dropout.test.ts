@@ -7,6 +7,7 @@ import { compileGraph } from '../../src/graph/compile.js';
 import { DROPOUT, type DropoutAttrs, dropout } from '../../src/graph/ops/dropout.js';
 import { Graph, type Node, STEP_INFO, type Tensor } from '../../src/graph/tensor.js';
 import { dropoutLaunch } from '../../src/kernels/dropout.js';
+import { withModuleScopes } from '../../src/nn/module.js';
 import * as nn from '../../src/nn/index.js';
 import { forwardBackward } from '../graph-runner.js';
 import { cpuBackend, randomArray, rng } from '../harness.js';
@@ -158,7 +159,8 @@ describe('nn.Dropout', () => {
     nn.manualSeed(1);
     const model = new nn.Sequential(new nn.Linear(3, 4), new nn.Dropout(0.5), new nn.Linear(4, 4), new nn.Dropout(0.2), new nn.Linear(4, 2));
     const g = new Graph();
-    const out = model.forward(g.input('x', [2, 3]));
+    const x = g.input('x', [2, 3]);
+    const out = withModuleScopes(model, () => model.forward(x));
     const { loss } = new nn.MSELoss().apply(out, g.input('y', [2, 2]));
     gradients(g, loss, model.parameters().map((p) => g.param(p)));
     const nodes = g.nodes.filter((n) => n.op === DROPOUT) as Node<DropoutAttrs>[];

@@ -4,7 +4,7 @@
  * argument validation, and state dict round trips.
  */
 import { describe, expect, it } from 'vitest';
-import { Parameter } from '../../src/nn/parameter.js';
+import { Parameter } from '../../src/graph/parameter.js';
 import { Adadelta, Adagrad, Adam, Adamax, AdamW, Lion, NAdam, planUpdate, RMSprop, SGD } from '../../src/optim/index.js';
 import { cpuBackend, expectAllClose } from '../harness.js';
 import { buildCase, drive, driveCase, type FixtureCase, fixture, freshParams, lossGradient } from '../optim-driver.js';

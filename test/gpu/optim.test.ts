@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { WebGpuBackend } from '../../src/backend/webgpu/webgpu-backend.js';
-import { Parameter } from '../../src/nn/parameter.js';
+import { Parameter } from '../../src/graph/parameter.js';
 import { Adam, Lion, type Optimizer, RMSprop, SGD, type UpdateOptions } from '../../src/optim/index.js';
 import { cpuBackend, expectAllClose, gpuBackend, randomArray } from '../harness.js';
 import { drive, driveCase, fixture, freshParams, lossGradient } from '../optim-driver.js';

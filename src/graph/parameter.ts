@@ -40,3 +40,13 @@ export interface ParameterStore {
   read(): Promise<Float32Array>;
   write(values: Float32Array): void;
 }
+
+/**
+ * A tensor of model state that is not trained, as torch's registered buffers (BatchNorm's
+ * `running_mean`, `running_var`, `num_batches_tracked`): saved in state dicts beside the
+ * parameters, never handed to an optimizer. Kernels may update it in place during a training
+ * step (through `Graph.effect`); `read()` then fetches the live value from the device.
+ */
+export class ModuleBuffer extends Parameter {
+  readonly isBuffer = true;
+}
