@@ -1,6 +1,6 @@
 import type { Backend } from '../backend/backend.js';
 import { alignUp, type BufferView, type DeviceBuffer, VIEW_ALIGN } from '../backend/kernel.js';
-import type { Parameter } from '../graph/parameter.js';
+import type { ModuleBuffer, Parameter } from '../graph/parameter.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { type FlatLayout, packParameters } from '../optim/update-plan.js';
 
@@ -97,5 +97,60 @@ export class FlatParameters {
   dispose(): void {
     this.backend.destroyBuffer(this.layout.params);
     this.backend.destroyBuffer(this.layout.grads);
+  }
+}
+
+/**
+ * The module buffers of a model (running statistics) in one device buffer of their own: kernels
+ * update them in place during a step, which they could not do inside the parameter buffer that
+ * the same dispatch reads (WebGPU forbids binding one buffer both ways).
+ */
+export class FlatBuffers {
+  private readonly offsets = new Map<ModuleBuffer, number>();
+  readonly buffer: DeviceBuffer;
+
+  constructor(
+    private readonly backend: Backend,
+    readonly order: readonly ModuleBuffer[],
+  ) {
+    let at = 0;
+    for (const b of order) {
+      this.offsets.set(b, at);
+      at = alignUp(at + b.numel, VIEW_ALIGN);
+    }
+    this.buffer = backend.createBuffer(Math.max(at, VIEW_ALIGN) * 4, 'module-buffers');
+    for (const b of order) {
+      const o = this.offsets.get(b)! * 4;
+      backend.write(this.buffer, b.data, o);
+      b.store = {
+        read: async () => new Float32Array(await backend.read(this.buffer, o, b.numel * 4)),
+        write: (values) => backend.write(this.buffer, values, o),
+      };
+    }
+  }
+
+  view(b: ModuleBuffer): BufferView {
+    const offset = this.offsets.get(b);
+    if (offset === undefined) throw new Error(`buffer '${b.name}' is not held by this trainer`);
+    return { buffer: this.buffer, offset, length: b.numel };
+  }
+
+  /** Copies the live values back into each buffer's host data and releases them. */
+  async detach(): Promise<void> {
+    let all: Float32Array | null = null;
+    try {
+      all = new Float32Array(await this.backend.read(this.buffer));
+    } catch {
+      all = null;
+    }
+    for (const b of this.order) {
+      const o = this.offsets.get(b)!;
+      if (all) b.data = all.slice(o, o + b.numel);
+      b.store = null;
+    }
+  }
+
+  dispose(): void {
+    this.backend.destroyBuffer(this.buffer);
   }
 }

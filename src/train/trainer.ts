@@ -10,7 +10,7 @@ import { BoldDriver, type ClosedFormLR, GradientNormLR, ReduceLROnPlateau } from
 import type { Optimizer } from '../optim/optimizer.js';
 import { planUpdate, type UpdatePlan } from '../optim/update-plan.js';
 import { batchOf, type Batched, checkTargets, samplesOf, validateOptions } from './batch.js';
-import { FlatParameters } from './flat-parameters.js';
+import { FlatBuffers, FlatParameters } from './flat-parameters.js';
 import { type EpochSummary, fit, type FitOptions } from './fit.js';
 import { StepLog } from './step-log.js';
 import { type Traced, trace } from './trace.js';
@@ -112,6 +112,7 @@ export class Trainer {
   private readonly plans = new Map<number, StepPlan>();
   private readonly evalPlans = new Map<string, EvalPlan>();
   private flat: FlatParameters | null = null;
+  private modelBuffers: FlatBuffers | null = null;
   private update: UpdatePlan | null = null;
   private log: StepLog | null = null;
   /** [seed, step, 0, 0], rewritten before every step for counter-based randomness. */
@@ -140,6 +141,7 @@ export class Trainer {
     const { optimizer, clipGradNorm, clipGradValue, l1, l2, scheduler, trackGradNorm } = this.options;
     this.model.namedParameters();
     this.flat = new FlatParameters(this.backend, this.model.parameters(), optimizer);
+    this.modelBuffers = new FlatBuffers(this.backend, this.model.buffers());
     this.update = planUpdate(this.backend, optimizer, this.flat.layout, {
       clipGradNorm,
       clipGradValue,
@@ -186,6 +188,7 @@ export class Trainer {
     const info = t.graph.inputs.get(STEP_INFO);
     if (info) bound.set(info, { buffer: this.stepInfo!, offset: 0, length: 4 });
     for (const [p, tensor] of t.graph.params) bound.set(tensor, this.flat!.paramView(p));
+    for (const [b, tensor] of t.graph.buffers) bound.set(tensor, this.modelBuffers!.view(b));
     return bound;
   }
 
@@ -368,6 +371,7 @@ export class Trainer {
     if (this.disposed) return;
     this.disposed = true;
     await this.flat?.detach();
+    await this.modelBuffers?.detach();
     this.log?.dispose();
     this.update?.dispose();
     for (const plan of [...this.plans.values(), ...this.evalPlans.values()]) {
@@ -380,5 +384,6 @@ export class Trainer {
     this.evalPlans.clear();
     if (this.stepInfo) this.backend.destroyBuffer(this.stepInfo);
     this.flat?.dispose();
+    this.modelBuffers?.dispose();
   }
 }
