@@ -22,10 +22,14 @@
 // tiles, from the A tiles they already hold, so they cost no extra loads and are summed in a
 // fixed order (deterministic).
 //
-// Launch: workgroups = (ceil(N / tile_n), ceil(M / tile_m), 1).
+// Batched products (torch.matmul over leading dims) run one matrix per workgroup z: matrix z
+// reads A from a[z * batch_a ..], B from b[z * batch_b ..] and writes c[z * batch_c ..]; a stride
+// of 0 broadcasts an operand over the batch. The bias and the row sums are for batch 1 only.
+//
+// Launch: workgroups = (ceil(N / tile_n), ceil(M / tile_m), batch).
 //
 // Bindings (by name):
-//   params    uniform  { m, n, k, alpha }
+//   params    uniform  { m, n, k, alpha, batch_a, batch_b, batch_c }
 //   a         storage, read        A, M*K values
 //   b         storage, read        B, K*N values
 //   gate      storage, read        G, M*K values in A's layout (read only when gate_a = 1)
@@ -38,6 +42,9 @@ struct MatmulParams {
   n: u32,
   k: u32,
   alpha: f32,  // leaky_relu slope, for both act and act_gate
+  batch_a: u32,  // elements between consecutive matrices of A (0: one A for every matrix)
+  batch_b: u32,  // likewise for B
+  batch_c: u32,  // likewise for C
 }
 
 override trans_a: u32 = 0u;   // 1: A is stored [K, M]
@@ -65,12 +72,17 @@ override tile_k: u32 = 16u;   // depth of one step through K
 var<workgroup> a_tile: array<vec4f, tile_k * wg_y * 4u>;
 var<workgroup> b_tile: array<vec4f, tile_k * wg_x * 4u>;
 
+// Where this workgroup's matrices start in a (and gate), b and c.
+var<private> a_base: u32;
+var<private> b_base: u32;
+var<private> c_base: u32;
+
 // One element of a_eff, zero outside the matrix.
 fn load_a(row: u32, kk: u32) -> f32 {
   if (row >= params.m || kk >= params.k) {
     return 0.0;
   }
-  let i = select(row * params.k + kk, kk * params.m + row, trans_a == 1u);
+  let i = a_base + select(row * params.k + kk, kk * params.m + row, trans_a == 1u);
   var v = a[i];
   if (gate_a == 1u) {
     v *= act_grad(act_gate, gate[i], params.alpha);
@@ -83,7 +95,7 @@ fn load_b(kk: u32, col: u32) -> f32 {
   if (kk >= params.k || col >= params.n) {
     return 0.0;
   }
-  return b[select(kk * params.n + col, col * params.k + kk, trans_b == 1u)];
+  return b[b_base + select(kk * params.n + col, col * params.k + kk, trans_b == 1u)];
 }
 
 // The epilogue for one element of C, skipped outside the matrix.
@@ -93,7 +105,7 @@ fn store_one(row: u32, col: u32, v: f32) {
     if (has_bias == 1u) {
       x += bias[col];
     }
-    c[row * params.n + col] = act_forward(act, x, params.alpha);
+    c[c_base + row * params.n + col] = act_forward(act, x, params.alpha);
   }
 }
 
@@ -127,6 +139,9 @@ fn matmul(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
   let row0 = wid.y * tile_m;
   let col0 = wid.x * tile_n;
   let sums_rows = ones_col == 1u && wid.x == 0u && lid.x == 0u;
+  a_base = wid.z * params.batch_a;
+  b_base = wid.z * params.batch_b;
+  c_base = wid.z * params.batch_c;
 
   // acc[4 * i + j][r][q] = C[row0 + 16 * lid.y + 4 * i + r, col0 + 16 * lid.x + 4 * j + q]; rs[i]
   // holds the row sums of rows 4 * i + (0..3). Constant indices only, so they stay in registers.

@@ -1,50 +1,82 @@
-// Shared pieces of the optimizer kernels (shaders/optim/*.wgsl), concatenated in front of each of
-// them after shaders/common.wgsl (see src/kernels/optim.ts).
+// The header of every optimizer update shader (shaders/optim/<optimizer>.wgsl), concatenated in
+// front of it after shaders/common.wgsl (see src/kernels/optim.ts). An update shader adds only
+// its `struct Hyper`, its own variant overrides and its `<name>_update` entry point.
 //
 // The gradient an optimizer rule sees, per element, is the loss gradient plus the gradient of the
 // penalties l1*|w| + l2/2*w^2 added to the loss, then clipped as torch.nn.utils does to p.grad:
 //   g_eff = g + l1 * sign(w) + l2 * w
-//   g_eff = g_eff * clip_coef                (clip_grad_norm_; clip_coef = 1 when off)
+//   g_eff = g_eff * clip_coef                       (clip_grad_norm_; clip_coef = 1 when off)
 //   g_eff = clamp(g_eff, -clip_value, clip_value)   (clip_grad_value_, when clip_by_value)
-//   g_eff = -g_eff                           (when maximize)
+//   g_eff = -g_eff                                  (when maximize)
 //
-// Per-group scalars live in `hyper`, written on the host before each step (float64 math rounded
-// once to f32): hyper[0] = l1, hyper[1] = l2, hyper[2..] as listed in each optimizer's header.
-// `stats` is written by grad_stats.wgsl: [grad_norm, clip_coef, lr_factor, penalty].
+// `hyper` holds the group's per-step scalars by name, written on the host before each step
+// (float64 math rounded once to f32). Its struct `Hyper` is declared by each update shader and
+// begins with `l1: f32, l2: f32`; reflection checks every member against the TypeScript list.
 //
 // The update rules use fma() exactly where torch's CPU kernels fuse (add with alpha, addcmul), and
 // separate roundings elsewhere (addcdiv, mul_, the penalty terms), so that f32 results match.
+//
+// Bindings (by name):
+//   params   uniform               { n, stride, clip_value }    (n and stride multiples of 4)
+//   weights  storage, read_write   the group's parameters, n elements as n/4 vec4s
+//   grads    storage, read         their gradients, likewise
+//   state    storage, read_write   the optimizer's slots back to back, slot s at s * stride
+//   hyper    storage, read         Hyper: the group's per-step scalars
+//   stats    storage, read         GradStats, written by grad_stats.wgsl
+//
+// Launch: grid1d(ceil(n / (4 * elems)), wg) workgroups.
 
-const HYPER_L1: u32 = 0u;
-const HYPER_L2: u32 = 1u;
+struct UpdateParams {
+  n: u32,
+  stride: u32,
+  clip_value: f32,
+}
 
-const STAT_GRAD_NORM: u32 = 0u;
-const STAT_CLIP_COEF: u32 = 1u;
-const STAT_LR_FACTOR: u32 = 2u;
-const STAT_PENALTY: u32 = 3u;
+// The step's gradient statistics; grad_stats.wgsl declares the same struct to write it.
+struct GradStats {
+  grad_norm: f32,
+  clip_coef: f32,
+  lr_factor: f32,
+  penalty: f32,
+}
 
-override clip_by_norm: bool = false;   // multiply by stats[STAT_CLIP_COEF]
+override wg: u32 = 256;
+override elems: u32 = 4u;              // vec4s per invocation
+override clip_by_norm: bool = false;   // multiply by stats.clip_coef
 override clip_by_value: bool = false;  // clamp to [-clip_value, clip_value]
-override scale_lr: bool = false;       // multiply the learning rate by stats[STAT_LR_FACTOR]
+override scale_lr: bool = false;       // multiply the learning rate by stats.lr_factor
 override maximize: bool = false;       // ascend instead of descend, as torch's `maximize`
 
-// Gradient of the loss plus l1*|w| + l2/2*w^2, evaluated in the same order as torch accumulates it.
-fn penalized_grad(g: f32, w: f32, l1: f32, l2: f32) -> f32 {
-  return g + l1 * sign(w) + l2 * w;
+@group(0) @binding(0) var<uniform> params: UpdateParams;
+@group(0) @binding(1) var<storage, read_write> weights: array<vec4<f32>>;  // w, n / 4 vec4s
+@group(0) @binding(2) var<storage, read> grads: array<vec4<f32>>;          // g, n / 4 vec4s
+@group(0) @binding(3) var<storage, read_write> state: array<vec4<f32>>;    // the optimizer's slots
+@group(0) @binding(4) var<storage, read> hyper: Hyper;                     // per-step scalars
+@group(0) @binding(5) var<storage, read> stats: GradStats;                 // grad_stats.wgsl output
+
+// The first and one-past-last vec4 this invocation updates: `elems` consecutive ones (group
+// lengths are multiples of 64, so no vec4 straddles the end).
+fn update_range(wid: vec3u, nwg: vec3u, lid: vec3u) -> vec2u {
+  let first = linear_index(wid, nwg, lid, wg) * elems;
+  return vec2u(first, min(first + elems, params.n / 4u));
 }
 
-// l1*|w| + l2/2*w^2 of one element, for the penalty reported in stats.
-fn penalty_of(w: f32, l1: f32, l2: f32) -> f32 {
-  return l1 * abs(w) + 0.5 * l2 * w * w;
+// Where state slot `s` starts, in vec4s.
+fn slot(s: u32) -> u32 {
+  return s * (params.stride / 4u);
 }
 
-// The gradient an optimizer rule consumes, for four consecutive elements (the update kernels
-// read array<vec4<f32>>); the penalty terms in penalized_grad's order. `clip_coef` is 1 unless
-// clip_by_norm.
-fn optimizer_grad4(g: vec4<f32>, w: vec4<f32>, l1: f32, l2: f32, clip_coef: f32, clip_value: f32) -> vec4<f32> {
-  var e = (g + l1 * sign(w) + l2 * w) * clip_coef;
+// The factor GradientNormLR applies to the learning rate: stats.lr_factor when scale_lr, else 1.
+fn lr_factor() -> f32 {
+  return select(1.0, stats.lr_factor, scale_lr);
+}
+
+// g_eff of the four elements at vec4 `q`, in penalized_grad's order (grad_norm.wgsl).
+fn optimizer_grad4(q: u32) -> vec4<f32> {
+  let w = weights[q];
+  var e = (grads[q] + hyper.l1 * sign(w) + hyper.l2 * w) * select(1.0, stats.clip_coef, clip_by_norm);
   if (clip_by_value) {
-    e = clamp(e, vec4<f32>(-clip_value), vec4<f32>(clip_value));
+    e = clamp(e, vec4<f32>(-params.clip_value), vec4<f32>(params.clip_value));
   }
   if (maximize) {
     e = -e;

@@ -1,15 +1,15 @@
 // Stage 2 of the gradient-norm reduction: one workgroup combines the `count` partials written by
 // grad_norm.wgsl and writes the step's statistics:
-//   stats[0] grad_norm  = sqrt(sum of squares), or the max when norm_inf (torch clip_grad_norm_)
-//   stats[1] clip_coef  = min(1, max_norm / (grad_norm + 1e-6)) when clip_by_norm, else 1,
-//                         evaluated as torch does: reciprocal(grad_norm + 1e-6) * max_norm
-//   stats[2] lr_factor  = 1 / max(grad_norm, eps)^gamma when scale_lr, else 1
-//   stats[3] penalty    = sum of l1*|w| + l2/2*w^2 over all groups
+//   grad_norm  = sqrt(sum of squares), or the max when norm_inf (torch clip_grad_norm_)
+//   clip_coef  = min(1, max_norm / (grad_norm + 1e-6)) when clip_by_norm, else 1,
+//                evaluated as torch does: reciprocal(grad_norm + 1e-6) * max_norm
+//   lr_factor  = 1 / max(grad_norm, eps)^gamma when scale_lr, else 1
+//   penalty    = sum of l1*|w| + l2/2*w^2 over all groups
 //
 // Bindings (by name):
 //   params    uniform  { count, max_norm, gamma, eps }
 //   partials  storage, read         2 floats per partial: [norm part, penalty part]
-//   stats     storage, read_write   the 4 statistics above
+//   stats     storage, read_write   GradStats
 
 struct StatsParams {
   count: u32,
@@ -18,13 +18,22 @@ struct StatsParams {
   eps: f32,
 }
 
+// Read by the update shaders, which declare the same struct (optim/common.wgsl).
+struct GradStats {
+  grad_norm: f32,
+  clip_coef: f32,
+  lr_factor: f32,
+  penalty: f32,
+}
+
 override wg: u32 = 256;           // a power of two, at most 256
 override norm_inf: bool = false;
+override clip_by_norm: bool = false;
+override scale_lr: bool = false;
 
 @group(0) @binding(0) var<uniform> params: StatsParams;
-@group(0) @binding(1) var<storage, read> partials: array<f32>;     // 2 * count floats
-@group(0) @binding(2) var<storage, read_write> stats: array<f32>;  // [grad_norm, clip_coef, lr_factor, penalty]
-
+@group(0) @binding(1) var<storage, read> partials: array<f32>;  // 2 * count floats
+@group(0) @binding(2) var<storage, read_write> stats: GradStats;
 
 @compute @workgroup_size(wg)
 fn grad_stats(@builtin(local_invocation_id) lid: vec3u) {
@@ -38,9 +47,9 @@ fn grad_stats(@builtin(local_invocation_id) lid: vec3u) {
   reduce_norm_lanes(lid.x, norm_acc, penalty_acc);
   if (lid.x == 0u) {
     let norm = select(sqrt(norm_lanes[0]), norm_lanes[0], norm_inf);
-    stats[STAT_GRAD_NORM] = norm;
-    stats[STAT_CLIP_COEF] = select(1.0, min(1.0, (1.0 / (norm + 1e-6)) * params.max_norm), clip_by_norm);
-    stats[STAT_LR_FACTOR] = select(1.0, 1.0 / pow(max(norm, params.eps), params.gamma), scale_lr);
-    stats[STAT_PENALTY] = penalty_lanes[0];
+    stats.grad_norm = norm;
+    stats.clip_coef = select(1.0, min(1.0, (1.0 / (norm + 1e-6)) * params.max_norm), clip_by_norm);
+    stats.lr_factor = select(1.0, 1.0 / pow(max(norm, params.eps), params.gamma), scale_lr);
+    stats.penalty = penalty_lanes[0];
   }
 }

@@ -1,4 +1,5 @@
 import { ADD } from './ops/arith.js';
+import { CONTIGUOUS } from './ops/shape.js';
 import { type GradIn, ONE } from './op.js';
 import type { Graph, Tensor } from './tensor.js';
 
@@ -40,8 +41,15 @@ export function gradients(g: Graph, loss: Tensor, wrt: readonly Tensor[]): (Tens
       if (wants[k] && d) accumulate(t, d);
     });
   }
+  // Each gradient gets storage of its own, which the caller may bind (the trainer's flat gradient
+  // buffer): a view, a leaf or a tensor already returned for another target is copied.
+  const given = new Set<Tensor>();
   return wrt.map((t) => {
-    const d = grads.get(t);
-    return d === undefined || d === null || d === ONE ? null : d;
+    let d = grads.get(t);
+    if (d === undefined || d === null || d === ONE) return null;
+    const op = d.node.op;
+    if (op.aliases !== undefined || d.node.inputs.length === 0 || given.has(d)) d = g.apply(CONTIGUOUS, [d], {}, `${t.node.label}.grad`)[0]!;
+    given.add(d);
+    return d;
   });
 }

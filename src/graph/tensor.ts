@@ -1,5 +1,12 @@
 import type { ModuleBuffer, Parameter } from './parameter.js';
 import type { OpDef } from './op.js';
+import * as act from './ops/activation.js';
+import * as mm from './ops/matmul.js';
+import * as pw from './ops/pointwise.js';
+import type { Operand } from './ops/pointwise.js';
+import * as red from './ops/reduce.js';
+import * as sh from './ops/shape.js';
+import { CONTIGUOUS } from './ops/shape.js';
 
 export type DType = 'f32' | 'i32';
 
@@ -61,6 +68,211 @@ export class Tensor {
   toString(): string {
     return `${this.node.label}[${this.shape.join(', ')}]`;
   }
+
+  // Pointwise, with broadcasting; the operand may be a tensor or a number.
+  add(other: Operand): Tensor {
+    return pw.add(this, other);
+  }
+  sub(other: Operand): Tensor {
+    return pw.sub(this, other);
+  }
+  mul(other: Operand): Tensor {
+    return pw.mul(this, other);
+  }
+  div(other: Operand): Tensor {
+    return pw.div(this, other);
+  }
+  pow(exponent: Operand): Tensor {
+    return pw.pow(this, exponent);
+  }
+  neg(): Tensor {
+    return pw.neg(this);
+  }
+  exp(): Tensor {
+    return pw.exp(this);
+  }
+  log(): Tensor {
+    return pw.log(this);
+  }
+  sqrt(): Tensor {
+    return pw.sqrt(this);
+  }
+  rsqrt(): Tensor {
+    return pw.rsqrt(this);
+  }
+  abs(): Tensor {
+    return pw.abs(this);
+  }
+  sign(): Tensor {
+    return pw.sign(this);
+  }
+  sin(): Tensor {
+    return pw.sin(this);
+  }
+  cos(): Tensor {
+    return pw.cos(this);
+  }
+  /** torch.clamp; either bound may be omitted (`clamp(undefined, 1)`). */
+  clamp(min?: number, max?: number): Tensor {
+    return pw.clamp(this, min ?? -Infinity, max ?? Infinity);
+  }
+  maximum(other: Tensor): Tensor {
+    return pw.maximum(this, other);
+  }
+  minimum(other: Tensor): Tensor {
+    return pw.minimum(this, other);
+  }
+  /** Comparisons give 1 where they hold and 0 elsewhere, as a float tensor (no gradient). */
+  gt(other: Operand): Tensor {
+    return pw.compare(this, other, 'gt');
+  }
+  lt(other: Operand): Tensor {
+    return pw.compare(this, other, 'lt');
+  }
+  ge(other: Operand): Tensor {
+    return pw.compare(this, other, 'ge');
+  }
+  le(other: Operand): Tensor {
+    return pw.compare(this, other, 'le');
+  }
+  eq(other: Operand): Tensor {
+    return pw.compare(this, other, 'eq');
+  }
+  ne(other: Operand): Tensor {
+    return pw.compare(this, other, 'ne');
+  }
+  /** torch.Tensor.where: this where `condition` is non-zero, else `other`. */
+  where(condition: Tensor, other: Operand): Tensor {
+    return pw.where(condition, this, other);
+  }
+  /** `value` where `mask` is non-zero. */
+  maskedFill(mask: Tensor, value: number): Tensor {
+    return pw.maskedFill(this, mask, value);
+  }
+  /** An integer tensor (ids, labels) as floats. */
+  float(): Tensor {
+    return pw.toFloat(this);
+  }
+
+  // Activations.
+  relu(): Tensor {
+    return act.activation(this, 'relu');
+  }
+  leakyRelu(negativeSlope = 0.01): Tensor {
+    return act.activation(this, 'leaky_relu', negativeSlope);
+  }
+  sigmoid(): Tensor {
+    return act.activation(this, 'sigmoid');
+  }
+  tanh(): Tensor {
+    return act.activation(this, 'tanh');
+  }
+  gelu(): Tensor {
+    return act.activation(this, 'gelu');
+  }
+  silu(): Tensor {
+    return pw.silu(this);
+  }
+  softplus(beta = 1, threshold = 20): Tensor {
+    return pw.softplus(this, beta, threshold);
+  }
+
+  // Products.
+  /** torch.matmul: vectors, matrices and broadcast batches of them. */
+  matmul(other: Tensor): Tensor {
+    return mm.matmul(this, other);
+  }
+  /** The transpose of a matrix (rank ≤ 2), as torch.Tensor.t. */
+  t(): Tensor {
+    if (this.shape.length > 2) throw new Error(`${this.graph.currentLabel}: t() expects a tensor of rank <= 2, got ${shapeString(this.shape)}; use transpose(-2, -1)`);
+    return this.shape.length < 2 ? this : sh.transpose(this, 0, 1);
+  }
+
+  // Reductions; `dim` is one dim, a list, or undefined for all dims.
+  sum(dim?: number | readonly number[], keepdim = false): Tensor {
+    return red.sum(this, dim, keepdim);
+  }
+  mean(dim?: number | readonly number[], keepdim = false): Tensor {
+    return red.mean(this, dim, keepdim);
+  }
+  /** The largest values over `dim` (torch.amax: ties share the gradient). */
+  max(dim?: number | readonly number[], keepdim = false): Tensor {
+    return red.max(this, dim, keepdim);
+  }
+  min(dim?: number | readonly number[], keepdim = false): Tensor {
+    return red.min(this, dim, keepdim);
+  }
+  /** torch.var (unbiased by default: divides by N - 1). */
+  var(dim?: number | readonly number[], { unbiased = true, keepdim = false } = {}): Tensor {
+    return red.variance(this, dim, { unbiased, keepdim });
+  }
+  /** Indices (int32) of the largest values along `dim`, or over all elements. */
+  argmax(dim?: number, keepdim = false): Tensor {
+    return red.argmax(this, dim, keepdim);
+  }
+  softmax(dim: number): Tensor {
+    return red.softmax(this, dim);
+  }
+  logSoftmax(dim: number): Tensor {
+    return red.logSoftmax(this, dim);
+  }
+
+  // Shape; dims may be given as separate arguments or as one array.
+  /** torch.reshape: a view when the layout allows, else a copy; one size may be -1. */
+  reshape(...shape: (number | readonly number[])[]): Tensor {
+    return sh.reshape(this, sh.dimList(shape));
+  }
+  /** torch.Tensor.view: as reshape, but an error when it would need a copy. */
+  view(...shape: (number | readonly number[])[]): Tensor {
+    if (!this.isContiguous) {
+      throw new Error(`${this.graph.currentLabel}: view of a non-contiguous ${shapeString(this.shape)} tensor; use reshape (which copies) or contiguous()`);
+    }
+    return sh.reshape(this, sh.dimList(shape));
+  }
+  transpose(dim0: number, dim1: number): Tensor {
+    return sh.transpose(this, dim0, dim1);
+  }
+  permute(...dims: (number | readonly number[])[]): Tensor {
+    return sh.permute(this, sh.dimList(dims));
+  }
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return sh.flatten(this, startDim, endDim);
+  }
+  unsqueeze(dim: number): Tensor {
+    return sh.unsqueeze(this, dim);
+  }
+  /** Removes size-1 dims: the given ones, or all. */
+  squeeze(...dims: (number | readonly number[])[]): Tensor {
+    return sh.squeeze(this, dims.length === 0 ? undefined : sh.dimList(dims));
+  }
+  /** Repeats size-1 dims without copying; -1 keeps a size. */
+  expand(...sizes: (number | readonly number[])[]): Tensor {
+    return sh.expand(this, sh.dimList(sizes));
+  }
+  narrow(dim: number, start: number, length: number): Tensor {
+    return sh.narrow(this, dim, start, length);
+  }
+  /** Elements start..end (exclusive; negative counts from the end) of `dim`: x[..., start:end] in Python. */
+  slice(dim: number, start = 0, end?: number): Tensor {
+    const d = sh.normDim(dim, this.shape.length, this.graph.currentLabel);
+    const n = this.shape[d]!;
+    const clampIndex = (i: number) => Math.min(n, Math.max(0, i < 0 ? i + n : i));
+    const s = clampIndex(start);
+    return sh.narrow(this, d, s, Math.max(0, clampIndex(end ?? n) - s));
+  }
+  split(sizes: number | readonly number[], dim = 0): Tensor[] {
+    return sh.split(this, sizes, dim);
+  }
+  chunk(chunks: number, dim = 0): Tensor[] {
+    return sh.chunk(this, chunks, dim);
+  }
+  unbind(dim = 0): Tensor[] {
+    return sh.unbind(this, dim);
+  }
+  /** A dense copy (or this tensor, when already dense). */
+  contiguous(): Tensor {
+    return sh.contiguous(this);
+  }
 }
 
 /** One application of an op. Inputs and parameters are nodes too, with no launches. */
@@ -96,11 +308,6 @@ export const BUFFER: OpDef<{ buffer: ModuleBuffer }> = {
   lower: () => [],
 };
 
-/**
- * Makes a dense copy of a view; set by `ops/view.ts` (kept as a hook so that this module does not
- * import the op modules, which import it).
- */
-export const densify: { copy: ((t: Tensor) => Tensor) | null } = { copy: null };
 
 /**
  * A graph under construction. Modules call `apply` (through the op helpers) while tracing the
@@ -204,8 +411,7 @@ export class Graph {
   }
 
   private dense(t: Tensor, label: string): Tensor {
-    if (!densify.copy) throw new Error(`${label}: ${t} is a view, and no copy op is registered`);
-    return this.scope('', () => densify.copy!(t));
+    return this.apply(CONTIGUOUS, [t], {}, label)[0]!;
   }
 }
 

@@ -1,18 +1,18 @@
 import source from '../../shaders/dropout.wgsl';
 import random from '../../shaders/random.wgsl';
-import * as twin from '../backend/cpu/twins/dropout.js';
-import type { BufferView, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
-import { grid1d } from '../backend/kernel.js';
+import type { BufferView, CpuInvocation, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
+import { launch } from './launch.js';
+import { randomQuad, uniform24 } from './random.js';
 import { withCommon } from './source.js';
 
 /**
  * Inverted dropout with masks regenerated from (seed, step, stream, element) by Philox4x32-10
  * (shaders/dropout.wgsl, shaders/random.wgsl). One kernel serves forward (x to y) and backward
- * (dy to dx): both multiply by the same mask and the same scale 1 / (1 - p).
+ * (dy to dx): both multiply by the same mask and the same scale 1 / (1 - p). The twins draw the
+ * same quads of four words and make the same f32 comparisons.
  */
 
 const wgsl = withCommon(`${random}\n${source}`);
-const WG = 256;
 /** Elements per invocation: one Philox call yields four words. */
 const QUAD = 4;
 
@@ -22,6 +22,17 @@ const params: readonly ParamSpec[] = [
   { name: 'p', type: 'f32' },
   { name: 'scale', type: 'f32' },
 ];
+
+/** Calls `visit(i, word)` for every element i < n with its random word, a quad at a time. */
+function eachWord({ buffers, params }: CpuInvocation, visit: (i: number, word: number) => void): void {
+  const info = buffers.step_info!;
+  const words = new Uint32Array(QUAD);
+  for (let first = 0, quad = 0; first < params.n!; first += QUAD, quad++) {
+    randomQuad(info[0]!, info[1]!, params.stream!, quad, words);
+    const lanes = Math.min(QUAD, params.n! - first);
+    for (let lane = 0; lane < lanes; lane++) visit(first + lane, words[lane]!);
+  }
+}
 
 /**
  * output[i] = keep(i) ? input[i] * scale : 0, keep(i) = uniform24(word(seed, step, stream, i)) >= p.
@@ -37,8 +48,13 @@ export const dropout: KernelSpec = {
     { name: 'input', type: 'f32', access: 'read' },
     { name: 'output', type: 'f32', access: 'read_write' },
   ],
-  overrides: { wg: WG },
-  cpu: twin.dropout,
+  overrides: { wg: 256 },
+  cpu(call) {
+    const { input, output } = call.buffers;
+    const p = Math.fround(call.params.p!);
+    const scale = Math.fround(call.params.scale!);
+    eachWord(call, (i, word) => (output![i] = uniform24(word) >= p ? input![i]! * scale : 0));
+  },
 };
 
 /** bits[i] = word(seed, step, stream, i): the raw words behind the masks. */
@@ -51,8 +67,11 @@ export const dropoutBits: KernelSpec = {
     { name: 'step_info', type: 'u32', access: 'read' },
     { name: 'bits', type: 'u32', access: 'read_write' },
   ],
-  overrides: { wg: WG },
-  cpu: twin.dropoutBits,
+  overrides: { wg: 256 },
+  cpu(call) {
+    const bits = call.buffers.bits!;
+    eachWord(call, (i, word) => (bits[i] = word));
+  },
 };
 
 /** The survivors' factor 1 / (1 - p) in float32; 0 for p = 1, where nothing survives. */
@@ -60,13 +79,13 @@ export function dropoutScale(p: number): number {
   return p >= 1 ? 0 : Math.fround(1 / (1 - p));
 }
 
-function check(label: string, bindings: Record<string, BufferView>, n: number, stream: number, p: number): void {
-  if (!(p >= 0 && p <= 1)) throw new Error(`${label}: dropout probability must be in [0, 1], got ${p}`);
-  if (!(Number.isInteger(stream) && stream >= 0 && stream < 2 ** 32)) throw new Error(`${label}: stream must be a u32, got ${stream}`);
-  for (const [name, v] of Object.entries(bindings)) {
-    const need = name === 'step_info' ? 2 : n;
-    if (v.length < need) throw new Error(`${label}: binding '${name}' holds ${v.length} elements, needs ${need}`);
-  }
+function over(kernel: KernelSpec, bindings: Record<string, BufferView>, n: number, p: number, stream: number, label?: string): Launch {
+  const who = label ?? kernel.name;
+  if (!(p >= 0 && p <= 1)) throw new Error(`${who}: dropout probability must be in [0, 1], got ${p}`);
+  if (!(Number.isInteger(stream) && stream >= 0 && stream < 2 ** 32)) throw new Error(`${who}: stream must be a u32, got ${stream}`);
+  const needs = Object.fromEntries(kernel.bindings.map((b) => [b.name, b.name === 'step_info' ? 2 : n]));
+  const scale = kernel === dropout ? dropoutScale(p) : 1;
+  return launch(kernel, { bindings, params: { n, stream, p, scale }, threads: Math.ceil(n / QUAD), needs, label });
 }
 
 export function dropoutLaunch(
@@ -76,17 +95,9 @@ export function dropoutLaunch(
   stream: number,
   label?: string,
 ): Launch {
-  check(label ?? 'dropout', bindings, n, stream, p);
-  return {
-    kernel: dropout,
-    bindings,
-    params: { n, stream, p, scale: dropoutScale(p) },
-    workgroups: grid1d(Math.ceil(n / QUAD), WG),
-    label,
-  };
+  return over(dropout, bindings, n, p, stream, label);
 }
 
 export function dropoutBitsLaunch(bindings: { step_info: BufferView; bits: BufferView }, n: number, stream: number, label?: string): Launch {
-  check(label ?? 'dropout_bits', bindings, n, stream, 0);
-  return { kernel: dropoutBits, bindings, params: { n, stream, p: 0, scale: 1 }, workgroups: grid1d(Math.ceil(n / QUAD), WG), label };
+  return over(dropoutBits, bindings, n, 0, stream, label);
 }

@@ -1,8 +1,7 @@
 import activations from '../../shaders/activations.wgsl';
 import source from '../../shaders/matmul.wgsl';
-import * as twin from '../backend/cpu/twins/matmul.js';
-import type { BufferView, KernelSpec, Launch } from '../backend/kernel.js';
-import { ACTIVATIONS, type Activation } from './activations.js';
+import { ACTIVATIONS, type Activation, actForward, actGrad } from './activations.js';
+import type { BufferView, CpuInvocation, KernelSpec, Launch } from '../backend/kernel.js';
 import { withCommon } from './source.js';
 
 /**
@@ -40,6 +39,9 @@ export const matmul: KernelSpec = {
     { name: 'n', type: 'u32' },
     { name: 'k', type: 'u32' },
     { name: 'alpha', type: 'f32' },
+    { name: 'batch_a', type: 'u32' },
+    { name: 'batch_b', type: 'u32' },
+    { name: 'batch_c', type: 'u32' },
   ],
   bindings: [
     { name: 'a', type: 'f32', access: 'read' },
@@ -61,7 +63,7 @@ export const matmul: KernelSpec = {
     wg_y: MATMUL_TILE.m / MATMUL_TILE.block,
     tile_k: MATMUL_TILE.k,
   },
-  cpu: twin.matmul,
+  cpu: matmulTwin,
 };
 
 export interface MatmulOptions {
@@ -82,6 +84,11 @@ export interface MatmulOptions {
   readonly hasBias?: boolean;
   /** Also write `biasOut` (length M) = the row sums of the gated opA(A). */
   readonly onesCol?: boolean;
+  /** Matrices in the batch (default 1), and the element strides between them (0 broadcasts). */
+  readonly batch?: number;
+  readonly batchStrideA?: number;
+  readonly batchStrideB?: number;
+  readonly batchStrideC?: number;
 }
 
 export interface MatmulBindings {
@@ -114,8 +121,18 @@ export function matmulLaunch(opts: MatmulOptions, bindings: MatmulBindings, dumm
   };
   const wgX = tileSpan(n, MATMUL_TILE.n);
   const wgY = tileSpan(m, MATMUL_TILE.m);
-  const workgroups: [number, number, number] = [Math.ceil(n / (wgX * MATMUL_TILE.block)), Math.ceil(m / (wgY * MATMUL_TILE.block)), 1];
-  if (workgroups[0] > 65535 || workgroups[1] > 65535) throw new Error(`matmulLaunch: ${m}x${n} needs too many workgroups`);
+  const batch = opts.batch ?? 1;
+  if (!Number.isInteger(batch) || batch < 1) throw new Error(`matmulLaunch: batch must be a positive integer, got ${batch}`);
+  if (batch > 1 && (opts.hasBias || opts.onesCol)) throw new Error('matmulLaunch: a bias or row sums need a batch of 1');
+  const workgroups: [number, number, number] = [Math.ceil(n / (wgX * MATMUL_TILE.block)), Math.ceil(m / (wgY * MATMUL_TILE.block)), batch];
+  if (workgroups[0] > 65535 || workgroups[1] > 65535 || batch > 65535) throw new Error(`matmulLaunch: ${batch} x ${m}x${n} needs too many workgroups`);
+  const strideA = opts.batchStrideA ?? m * k;
+  const strideB = opts.batchStrideB ?? k * n;
+  const strideC = opts.batchStrideC ?? m * n;
+  const span = (stride: number, size: number) => (batch - 1) * stride + size;
+  for (const [name, v, need] of [['a', bindings.a, span(strideA, m * k)], ['b', bindings.b, span(strideB, k * n)], ['c', bindings.c, span(strideC, m * n)]] as const) {
+    if (v.length < need) throw new Error(`matmulLaunch${label ? ` (${label})` : ''}: '${name}' holds ${v.length} elements, needs ${need}`);
+  }
   return {
     kernel: matmul,
     bindings: {
@@ -126,7 +143,7 @@ export function matmulLaunch(opts: MatmulOptions, bindings: MatmulBindings, dumm
       c: bindings.c,
       bias_out: need('biasOut', bindings.biasOut, opts.onesCol === true, dummy),
     },
-    params: { m, n, k, alpha: opts.alpha ?? 0.01 },
+    params: { m, n, k, alpha: opts.alpha ?? 0.01, batch_a: batch > 1 ? strideA : 0, batch_b: batch > 1 ? strideB : 0, batch_c: batch > 1 ? strideC : 0 },
     overrides: {
       trans_a: opts.transA ? 1 : 0,
       trans_b: opts.transB ? 1 : 0,
@@ -141,4 +158,57 @@ export function matmulLaunch(opts: MatmulOptions, bindings: MatmulBindings, dumm
     workgroups,
     ...(label !== undefined ? { label } : {}),
   };
+}
+
+/**
+ * Twin of shaders/matmul.wgsl: C = act(gatedOpA(A) · opB(B) + bias) for each matrix of the batch,
+ * and with `ones_col` the row sums of gatedOpA(A) into bias_out. The gated A is rounded to f32
+ * element by element as the GPU does; sums are accumulated in f64 and rounded once, which stays
+ * within the GPU's f32 error.
+ */
+function matmulTwin({ buffers, params, overrides, workgroups }: CpuInvocation): void {
+  const m = params.m!;
+  const n = params.n!;
+  const k = params.k!;
+  const alpha = params.alpha!;
+  const transA = overrides.trans_a === 1;
+  const gateKind = overrides.gate_a === 1 ? (overrides.act_gate ?? 0) : -1;
+  const act = overrides.act ?? 0;
+  const aEff = new Float32Array(m * k);
+  const bRows = new Float32Array(k * n);
+  const row = new Float64Array(n);
+  for (let z = 0; z < workgroups[2]; z++) {
+    const a0 = z * (params.batch_a ?? 0);
+    const b0 = z * (params.batch_b ?? 0);
+    const c0 = z * (params.batch_c ?? 0);
+    const a = buffers.a!;
+    const b = buffers.b!;
+    const c = buffers.c!;
+    // opA(A) gated, row-major [M, K], and opB(B) row-major [K, N], so that the product below
+    // walks both operands contiguously whatever their stored layouts.
+    for (let i = 0; i < m; i++) {
+      for (let p = 0; p < k; p++) {
+        const s = a0 + (transA ? p * m + i : i * k + p);
+        aEff[i * k + p] = gateKind >= 0 ? a[s]! * actGrad(gateKind, buffers.gate![s]!, alpha) : a[s]!;
+      }
+    }
+    for (let p = 0; p < k; p++) {
+      for (let j = 0; j < n; j++) bRows[p * n + j] = b[b0 + (overrides.trans_b === 1 ? j * k + p : p * n + j)]!;
+    }
+    for (let i = 0; i < m; i++) {
+      row.fill(0);
+      let rowSum = 0;
+      for (let p = 0; p < k; p++) {
+        const av = aEff[i * k + p]!;
+        rowSum += av;
+        const base = p * n;
+        for (let j = 0; j < n; j++) row[j] += av * bRows[base + j]!;
+      }
+      for (let j = 0; j < n; j++) {
+        const v = overrides.has_bias === 1 ? Math.fround(row[j]!) + buffers.bias![j]! : row[j]!;
+        c[c0 + i * n + j] = actForward(act, Math.fround(v), alpha);
+      }
+      if (overrides.ones_col === 1) buffers.bias_out![i] = rowSum;
+    }
+  }
 }

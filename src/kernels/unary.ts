@@ -1,9 +1,8 @@
 import activations from '../../shaders/activations.wgsl';
 import source from '../../shaders/unary.wgsl';
-import * as twin from '../backend/cpu/twins/unary.js';
 import type { BufferView, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
-import { grid1d } from '../backend/kernel.js';
-import { ACTIVATIONS, type Activation } from './activations.js';
+import { ACTIVATIONS, type Activation, actForward, actGrad } from './activations.js';
+import { launch } from './launch.js';
 import { withCommon } from './source.js';
 
 /**
@@ -12,7 +11,6 @@ import { withCommon } from './source.js';
  */
 
 const wgsl = withCommon(`${activations}\n${source}`);
-const WG = 256;
 
 const params: readonly ParamSpec[] = [
   { name: 'n', type: 'u32' },
@@ -23,7 +21,7 @@ const params: readonly ParamSpec[] = [
 export const DEFAULT_ALPHA = 0.01;
 
 /** output[i] = act(input[i]). Bindings: input (read), output (read_write). */
-export const actForward: KernelSpec = {
+export const actForwardKernel: KernelSpec = {
   name: 'act_forward',
   wgsl,
   entry: 'unary_forward',
@@ -32,15 +30,18 @@ export const actForward: KernelSpec = {
     { name: 'input', type: 'f32', access: 'read' },
     { name: 'output', type: 'f32', access: 'read_write' },
   ],
-  overrides: { wg: WG, act: 0 },
-  cpu: twin.actForward,
+  overrides: { wg: 256, act: 0 },
+  cpu({ buffers: { input, output }, params, overrides }) {
+    const alpha = Math.fround(params.alpha!);
+    for (let i = 0; i < params.n!; i++) output![i] = actForward(overrides.act ?? 0, input![i]!, alpha);
+  },
 };
 
 /**
  * dx[i] = dy[i] * act'(x[i]). Bindings: dy (read), v (read: the forward output y, or the
  * forward input x when gradFromOutput(act) is false, i.e. for gelu), dx (read_write).
  */
-export const actBackward: KernelSpec = {
+export const actBackwardKernel: KernelSpec = {
   name: 'act_backward',
   wgsl,
   entry: 'unary_backward',
@@ -50,22 +51,16 @@ export const actBackward: KernelSpec = {
     { name: 'v', type: 'f32', access: 'read' },
     { name: 'dx', type: 'f32', access: 'read_write' },
   ],
-  overrides: { wg: WG, act: 0 },
-  cpu: twin.actBackward,
+  overrides: { wg: 256, act: 0 },
+  cpu({ buffers: { dy, v, dx }, params, overrides }) {
+    const alpha = Math.fround(params.alpha!);
+    for (let i = 0; i < params.n!; i++) dx![i] = dy![i]! * actGrad(overrides.act ?? 0, v![i]!, alpha);
+  },
 };
 
-function launch(
-  kernel: KernelSpec,
-  bindings: Record<string, BufferView>,
-  n: number,
-  act: Activation,
-  alpha: number,
-  label?: string,
-): Launch {
-  for (const [name, v] of Object.entries(bindings)) {
-    if (v.length < n) throw new Error(`${label ?? kernel.name}: binding '${name}' holds ${v.length} elements, needs ${n}`);
-  }
-  return { kernel, bindings, params: { n, alpha }, overrides: { act: ACTIVATIONS[act] }, workgroups: grid1d(n, WG), label };
+function over(kernel: KernelSpec, bindings: Record<string, BufferView>, n: number, act: Activation, alpha: number, label?: string): Launch {
+  const needs = Object.fromEntries(kernel.bindings.map((b) => [b.name, n]));
+  return launch(kernel, { bindings, params: { n, alpha }, overrides: { act: ACTIVATIONS[act] }, threads: n, needs, label });
 }
 
 export function actForwardLaunch(
@@ -75,7 +70,7 @@ export function actForwardLaunch(
   alpha = DEFAULT_ALPHA,
   label?: string,
 ): Launch {
-  return launch(actForward, bindings, n, act, alpha, label);
+  return over(actForwardKernel, bindings, n, act, alpha, label);
 }
 
 export function actBackwardLaunch(
@@ -85,5 +80,5 @@ export function actBackwardLaunch(
   alpha = DEFAULT_ALPHA,
   label?: string,
 ): Launch {
-  return launch(actBackward, bindings, n, act, alpha, label);
+  return over(actBackwardKernel, bindings, n, act, alpha, label);
 }

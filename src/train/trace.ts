@@ -1,5 +1,6 @@
 import { gradients } from '../graph/autodiff.js';
 import { fuseActivations } from '../graph/fuse.js';
+import { contiguous } from '../graph/ops/shape.js';
 import { Graph, type Tensor } from '../graph/tensor.js';
 import type { Loss } from '../nn/loss.js';
 import { type Module, withModuleScopes } from '../nn/module.js';
@@ -37,7 +38,7 @@ export function trace(model: Module, opts: TraceOptions): Traced {
   model.train(opts.training);
   try {
     const x = g.input('x', [opts.batch, ...opts.inputShape]);
-    let output = withModuleScopes(model, () => model.forward(x));
+    let output = contiguous(withModuleScopes(model, () => model.forward(x)));
     let y: Tensor | null = null;
     let loss: Tensor | null = null;
     let correct: Tensor | null = null;

@@ -46,7 +46,7 @@ interface Inputs {
 }
 
 /** The definition, in float64, straight from the stored layouts. */
-function reference(o: Required<MatmulOptions>, x: Inputs): { c: Float64Array; biasOut: Float64Array } {
+function reference(o: Required<Omit<MatmulOptions, 'batch' | 'batchStrideA' | 'batchStrideB' | 'batchStrideC'>>, x: Inputs): { c: Float64Array; biasOut: Float64Array } {
   const { m, n, k, alpha } = o;
   const aAt = (i: number, p: number): number => {
     const s = o.transA ? p * m + i : i * k + p;
@@ -68,7 +68,7 @@ function reference(o: Required<MatmulOptions>, x: Inputs): { c: Float64Array; bi
 
 const FAKE = { buffer: { id: 0, byteLength: 4, label: 'fake' }, offset: 0, length: 1 };
 
-async function runTwin(o: Required<MatmulOptions>, x: Inputs): Promise<{ c: Float32Array; biasOut: Float32Array }> {
+async function runTwin(o: Required<Omit<MatmulOptions, 'batch' | 'batchStrideA' | 'batchStrideB' | 'batchStrideC'>>, x: Inputs): Promise<{ c: Float32Array; biasOut: Float32Array }> {
   const launch = matmulLaunch(o, { a: FAKE, b: FAKE, c: FAKE, gate: FAKE, bias: FAKE, biasOut: FAKE }, FAKE);
   const out = await runKernel(cpuBackend(), matmul, {
     inputs: { a: x.a, b: x.b, gate: x.gate, bias: x.bias },

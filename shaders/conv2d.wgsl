@@ -1,0 +1,337 @@
+// 2-D convolution, channels-first (torch's F.conv2d), as an implicit GEMM: the tile loads
+// gather the input windows on the fly, so no im2col matrix is ever stored.
+//
+// Shapes: x [batch, c_in, in_h, in_w], weight [c_out, c_in / groups, k_h, k_w], bias [c_out],
+// y and dy [batch, c_out, out_h, out_w]. Group g owns input channels g*cin_g .. and output
+// channels g*cout_g .. (cin_g = c_in / groups, cout_g = c_out / groups). The input pixel that tap
+// (i, j) of output pixel (oh, ow) reads is
+//
+//   ih = oh * stride_h - pad_h + i * dil_h,   iw = ow * stride_w - pad_w + j * dil_w   (zero outside)
+//
+// and, in the backward modes, dy_eff = dy * act_grad(act, y) (just dy when act = 0).
+//
+//   mode 0, forward:          out = y[n, co, oh, ow] = act(bias[co] + sum_{ci, i, j} weight[co, ci, i, j] * x[n, ci, ih, iw])
+//   mode 1, input gradient:   out = dx[n, ci, ih, iw] = sum over the (co, i, j) whose window reaches
+//                             (ih, iw) of weight[co, ci, i, j] * dy_eff[n, co, oh, ow], where
+//                             oh = (ih + pad_h - i * dil_h) / stride_h must divide exactly (ow alike)
+//   mode 2, weight gradient:  out = dweight[co, ci, i, j] = sum_{n, oh, ow} dy_eff[n, co, oh, ow] * x[n, ci, ih, iw]
+//                             bias_out[co] = sum_{n, oh, ow} dy_eff[n, co, oh, ow]   (when has_bias = 1)
+//
+// Per group each mode is one product C[M, N] = A[M, K] · B[K, N]:
+//
+//   mode   rows M        columns N                 depth K                   A        B
+//   0      co (cout_g)   (n, oh, ow)               (ci, i, j)                weight   x windows
+//   1      ci (cin_g)    (n, ih, iw)               (co, i, j)                weight   dy_eff, gathered
+//   2      co (cout_g)   (ci, i, j)                (n, oh, ow)               dy_eff   x windows
+//
+// The tiling follows matmul.wgsl, narrowed for convolutions, whose row count (channels of one
+// group) is usually 32 or less: a workgroup computes a tile_m x tile_n block of C (tile_m =
+// 8 * wg_y, tile_n = 16 * wg_x), walking K in steps of tile_k through workgroup memory; each
+// invocation holds an 8 x 16 block of C in registers. The bias gradient of mode 2 is made by the
+// workgroups of the first column of tiles from the A tiles (dy) they already hold, so it costs no
+// extra loads and is summed in a fixed order.
+//
+// Launch: workgroups = (ceil(N / tile_n), ceil(M / tile_m), groups).
+//
+// Bindings (by name; a mode binds a small unused buffer where it reads nothing):
+//   params    uniform              { batch, c_in, in_h, in_w, c_out, out_h, out_w, k_h, k_w,
+//                                    stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups, alpha }
+//   x         storage, read        input images (modes 0, 2)
+//   weight    storage, read        filters (modes 0, 1)
+//   bias      storage, read        c_out values (mode 0 with has_bias = 1)
+//   dy        storage, read        output gradient (modes 1, 2)
+//   y         storage, read        forward output, for act_grad (modes 1, 2 with act != 0)
+//   out       storage, read_write  y, dx or dweight
+//   bias_out  storage, read_write  c_out values of dbias (mode 2 with has_bias = 1)
+
+struct ConvParams {
+  batch: u32,
+  c_in: u32,
+  in_h: u32,
+  in_w: u32,
+  c_out: u32,
+  out_h: u32,
+  out_w: u32,
+  k_h: u32,
+  k_w: u32,
+  stride_h: u32,
+  stride_w: u32,
+  pad_h: u32,
+  pad_w: u32,
+  dil_h: u32,
+  dil_w: u32,
+  groups: u32,
+  alpha: f32,  // leaky_relu slope
+}
+
+override mode: u32 = 0u;      // 0 forward, 1 input gradient, 2 weight gradient
+override act: u32 = 0u;       // activation code (activations.wgsl): forward epilogue, or the gate of dy
+override has_bias: u32 = 0u;  // mode 0: add bias; mode 2: also write bias_out
+override wg_x: u32 = 4u;      // invocations across a tile, 16 columns of C each
+override wg_y: u32 = 4u;      // invocations down a tile, 8 rows of C each
+override tile_k: u32 = 16u;   // depth of one step through K
+
+@group(0) @binding(0) var<uniform> params: ConvParams;
+@group(0) @binding(1) var<storage, read> x: array<f32>;               // input images
+@group(0) @binding(2) var<storage, read> weight: array<f32>;          // filters
+@group(0) @binding(3) var<storage, read> bias: array<f32>;            // bias per output channel
+@group(0) @binding(4) var<storage, read> dy: array<f32>;              // gradient of the output
+@group(0) @binding(5) var<storage, read> y: array<f32>;               // forward output (gate)
+@group(0) @binding(6) var<storage, read_write> out: array<f32>;       // y, dx or dweight
+@group(0) @binding(7) var<storage, read_write> bias_out: array<f32>;  // bias gradient
+
+// a_tile[kk * tile_m / 4 + r / 4][r % 4] = A[row0 + r, k0 + kk] and b_tile[kk * tile_n / 4 +
+// c / 4][c % 4] = B[k0 + kk, col0 + c]: four consecutive rows (columns) per vec4, so that an
+// invocation reads its 8 rows and 16 columns of one k with six loads.
+var<workgroup> a_tile: array<vec4f, tile_k * wg_y * 2u>;
+var<workgroup> b_tile: array<vec4f, tile_k * wg_x * 4u>;
+
+fn cin_g() -> u32 {
+  return params.c_in / params.groups;
+}
+
+fn cout_g() -> u32 {
+  return params.c_out / params.groups;
+}
+
+fn taps() -> u32 {
+  return params.k_h * params.k_w;
+}
+
+fn out_pixels() -> u32 {
+  return params.out_h * params.out_w;
+}
+
+fn in_pixels() -> u32 {
+  return params.in_h * params.in_w;
+}
+
+// The product's sizes in this mode (see the table above).
+fn gemm_m() -> u32 {
+  return select(cout_g(), cin_g(), mode == 1u);
+}
+
+fn gemm_n() -> u32 {
+  switch mode {
+    case 1u: { return params.batch * in_pixels(); }
+    case 2u: { return cin_g() * taps(); }
+    default: { return params.batch * out_pixels(); }
+  }
+}
+
+fn gemm_k() -> u32 {
+  switch mode {
+    case 1u: { return cout_g() * taps(); }
+    case 2u: { return params.batch * out_pixels(); }
+    default: { return cin_g() * taps(); }
+  }
+}
+
+// x[n, c, ih, iw] under tap (i, j) of output pixel (oh, ow); zero in the padding.
+fn x_window(n: u32, c: u32, oh: u32, ow: u32, i: u32, j: u32) -> f32 {
+  let ih = i32(oh * params.stride_h + i * params.dil_h) - i32(params.pad_h);
+  let iw = i32(ow * params.stride_w + j * params.dil_w) - i32(params.pad_w);
+  if (ih < 0 || iw < 0 || u32(ih) >= params.in_h || u32(iw) >= params.in_w) {
+    return 0.0;
+  }
+  return x[((n * params.c_in + c) * params.in_h + u32(ih)) * params.in_w + u32(iw)];
+}
+
+// dy_eff at flat index `at` of [batch, c_out, out_h, out_w].
+fn dy_eff(at: u32) -> f32 {
+  var v = dy[at];
+  if (act != 0u) {
+    v *= act_grad(act, y[at], params.alpha);
+  }
+  return v;
+}
+
+// The output row (column) of tap offset `t` over input row (column) `p`, or -1 where no output
+// pixel's tap lands there: t = p + pad - tap * dil must be a non-negative multiple of the stride
+// whose quotient is an output index.
+fn tap_source(t: i32, stride: u32, size: u32) -> i32 {
+  if (t < 0 || u32(t) % stride != 0u || u32(t) / stride >= size) {
+    return -1;
+  }
+  return i32(u32(t) / stride);
+}
+
+// One element of A (row r, depth kk) of group g, zero outside the matrix.
+fn load_a(g: u32, r: u32, kk: u32) -> f32 {
+  if (r >= gemm_m() || kk >= gemm_k()) {
+    return 0.0;
+  }
+  switch mode {
+    case 1u: {
+      let co = kk / taps();
+      let t = kk % taps();
+      return weight[((g * cout_g() + co) * cin_g() + r) * taps() + t];
+    }
+    case 2u: {
+      let n = kk / out_pixels();
+      let s = kk % out_pixels();
+      return dy_eff((n * params.c_out + g * cout_g() + r) * out_pixels() + s);
+    }
+    default: {
+      return weight[(g * cout_g() + r) * gemm_k() + kk];
+    }
+  }
+}
+
+// One element of B (depth kk, column c) of group g, zero outside the matrix.
+fn load_b(g: u32, kk: u32, c: u32) -> f32 {
+  if (kk >= gemm_k() || c >= gemm_n()) {
+    return 0.0;
+  }
+  switch mode {
+    case 1u: {
+      let co = kk / taps();
+      let t = kk % taps();
+      let n = c / in_pixels();
+      let s = c % in_pixels();
+      let oh = tap_source(i32(s / params.in_w + params.pad_h) - i32((t / params.k_w) * params.dil_h), params.stride_h, params.out_h);
+      let ow = tap_source(i32(s % params.in_w + params.pad_w) - i32((t % params.k_w) * params.dil_w), params.stride_w, params.out_w);
+      if (oh < 0 || ow < 0) {
+        return 0.0;
+      }
+      return dy_eff(((n * params.c_out + g * cout_g() + co) * params.out_h + u32(oh)) * params.out_w + u32(ow));
+    }
+    case 2u: {
+      let n = kk / out_pixels();
+      let s = kk % out_pixels();
+      let ci = c / taps();
+      let t = c % taps();
+      return x_window(n, g * cin_g() + ci, s / params.out_w, s % params.out_w, t / params.k_w, t % params.k_w);
+    }
+    default: {
+      let ci = kk / taps();
+      let t = kk % taps();
+      let n = c / out_pixels();
+      let s = c % out_pixels();
+      return x_window(n, g * cin_g() + ci, s / params.out_w, s % params.out_w, t / params.k_w, t % params.k_w);
+    }
+  }
+}
+
+// C[r, c] of group g into its tensor, skipped outside the matrix.
+fn store_one(g: u32, r: u32, c: u32, v: f32) {
+  if (c >= gemm_n()) {
+    return;
+  }
+  switch mode {
+    case 1u: {
+      let n = c / in_pixels();
+      out[(n * params.c_in + g * cin_g() + r) * in_pixels() + c % in_pixels()] = v;
+    }
+    case 2u: {
+      out[(g * cout_g() + r) * gemm_n() + c] = v;
+    }
+    default: {
+      let co = g * cout_g() + r;
+      var s = v;
+      if (has_bias == 1u) {
+        s += bias[co];
+      }
+      let n = c / out_pixels();
+      out[(n * params.c_out + co) * out_pixels() + c % out_pixels()] = act_forward(act, s, params.alpha);
+    }
+  }
+}
+
+// A 4 x 4 block of C, quad[i] holding row `r + i` (and the bias gradient when this invocation
+// makes it).
+fn store_block(g: u32, r: u32, c: u32, quad: mat4x4f, rs: vec4f, sums_rows: bool) {
+  for (var i = 0u; i < 4u; i++) {
+    if (r + i < gemm_m()) {
+      if (sums_rows) {
+        bias_out[g * cout_g() + r + i] = rs[i];
+      }
+      let v = quad[i];
+      for (var j = 0u; j < 4u; j++) {
+        store_one(g, r + i, c + j, v[j]);
+      }
+    }
+  }
+}
+
+// The contribution of one k to a 4 x 4 block: rows a[i] times columns b[j].
+fn outer(a: vec4f, b: vec4f) -> mat4x4f {
+  return mat4x4f(a.x * b, a.y * b, a.z * b, a.w * b);
+}
+
+@compute @workgroup_size(wg_x, wg_y)
+fn conv2d(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+          @builtin(local_invocation_index) lindex: u32) {
+  let threads = wg_x * wg_y;
+  let tile_m = wg_y * 8u;
+  let tile_n = wg_x * 16u;
+  let g = wid.z;
+  let row0 = wid.y * tile_m;
+  let col0 = wid.x * tile_n;
+  let depth_k = gemm_k();
+  let sums_rows = mode == 2u && has_bias == 1u && wid.x == 0u && lid.x == 0u;
+
+  // acc[4 * i + j][r][q] = C[row0 + 8 * lid.y + 4 * i + r, col0 + 16 * lid.x + 4 * j + q]; rs[i]
+  // holds the row sums of rows 4 * i + (0..3). Constant indices only, so they stay in registers.
+  var acc: array<mat4x4f, 8>;
+  var rs: array<vec4f, 2>;
+  for (var k0 = 0u; k0 < depth_k; k0 += tile_k) {
+    // Consecutive invocations load consecutive addresses: A runs along K in every mode; B along
+    // its columns (output or input pixels), except in mode 2 where K is the pixel axis.
+    for (var e = lindex; e < tile_m * tile_k; e += threads) {
+      let r = e / tile_k;
+      let kk = e % tile_k;
+      a_tile[kk * (tile_m / 4u) + r / 4u][r % 4u] = load_a(g, row0 + r, k0 + kk);
+    }
+    for (var e = lindex; e < tile_n * tile_k; e += threads) {
+      var c: u32;
+      var kk: u32;
+      if (mode == 2u) {
+        c = e / tile_k;
+        kk = e % tile_k;
+      } else {
+        c = e % tile_n;
+        kk = e / tile_n;
+      }
+      b_tile[kk * (tile_n / 4u) + c / 4u][c % 4u] = load_b(g, k0 + kk, col0 + c);
+    }
+    workgroupBarrier();
+
+    // The last step may be shallower than tile_k: its padding zeros are not multiplied.
+    let depth = min(tile_k, depth_k - k0);
+    for (var kk = 0u; kk < depth; kk++) {
+      let ai = kk * (tile_m / 4u) + lid.y * 2u;
+      let bi = kk * (tile_n / 4u) + lid.x * 4u;
+      let a0 = a_tile[ai];
+      let a1 = a_tile[ai + 1u];
+      let b0 = b_tile[bi];
+      let b1 = b_tile[bi + 1u];
+      let b2 = b_tile[bi + 2u];
+      let b3 = b_tile[bi + 3u];
+      acc[0] += outer(a0, b0);
+      acc[1] += outer(a0, b1);
+      acc[2] += outer(a0, b2);
+      acc[3] += outer(a0, b3);
+      acc[4] += outer(a1, b0);
+      acc[5] += outer(a1, b1);
+      acc[6] += outer(a1, b2);
+      acc[7] += outer(a1, b3);
+      if (sums_rows) {
+        rs[0] += a0;
+        rs[1] += a1;
+      }
+    }
+    workgroupBarrier();
+  }
+
+  let r = row0 + lid.y * 8u;
+  let cb = col0 + lid.x * 16u;
+  store_block(g, r, cb, acc[0], rs[0], sums_rows);
+  store_block(g, r, cb + 4u, acc[1], rs[0], false);
+  store_block(g, r, cb + 8u, acc[2], rs[0], false);
+  store_block(g, r, cb + 12u, acc[3], rs[0], false);
+  store_block(g, r + 4u, cb, acc[4], rs[1], sums_rows);
+  store_block(g, r + 4u, cb + 4u, acc[5], rs[1], false);
+  store_block(g, r + 4u, cb + 8u, acc[6], rs[1], false);
+  store_block(g, r + 4u, cb + 12u, acc[7], rs[1], false);
+}
