@@ -66,7 +66,7 @@ override has_mask: u32 = 0u;  // 1: add attn_mask to the scores
 const MAX_DIM: u32 = 128u;
 const BLOCK: u32 = 32u;  // rows of the other side per step
 const CHUNK: u32 = 32u;  // columns per tile
-const LOWEST: f32 = -3.40282347e38;
+const LOWEST: f32 = -3.4028234663852886e38;  // the lowest finite f32
 
 @group(0) @binding(0) var<uniform> params: AttentionParams;
 @group(0) @binding(1) var<storage, read> q: array<f32>;             // queries

@@ -106,25 +106,28 @@ fn in_pixels() -> u32 {
   return params.in_h * params.in_w;
 }
 
-// The product's sizes in this mode (see the table above).
+// The product's sizes in this mode (see the table above). Mode branches are if/else chains:
+// wgsl_reflect misses the resources of longer `switch` case bodies.
 fn gemm_m() -> u32 {
   return select(cout_g(), cin_g(), mode == 1u);
 }
 
 fn gemm_n() -> u32 {
-  switch mode {
-    case 1u: { return params.batch * in_pixels(); }
-    case 2u: { return cin_g() * taps(); }
-    default: { return params.batch * out_pixels(); }
+  if (mode == 1u) {
+    return params.batch * in_pixels();
+  } else if (mode == 2u) {
+    return cin_g() * taps();
   }
+  return params.batch * out_pixels();
 }
 
 fn gemm_k() -> u32 {
-  switch mode {
-    case 1u: { return cout_g() * taps(); }
-    case 2u: { return params.batch * out_pixels(); }
-    default: { return cin_g() * taps(); }
+  if (mode == 1u) {
+    return cout_g() * taps();
+  } else if (mode == 2u) {
+    return params.batch * out_pixels();
   }
+  return cin_g() * taps();
 }
 
 // x[n, c, ih, iw] under tap (i, j) of output pixel (oh, ow); zero in the padding.
@@ -161,21 +164,14 @@ fn load_a(g: u32, r: u32, kk: u32) -> f32 {
   if (r >= gemm_m() || kk >= gemm_k()) {
     return 0.0;
   }
-  switch mode {
-    case 1u: {
-      let co = kk / taps();
-      let t = kk % taps();
-      return weight[((g * cout_g() + co) * cin_g() + r) * taps() + t];
-    }
-    case 2u: {
-      let n = kk / out_pixels();
-      let s = kk % out_pixels();
-      return dy_eff((n * params.c_out + g * cout_g() + r) * out_pixels() + s);
-    }
-    default: {
-      return weight[(g * cout_g() + r) * gemm_k() + kk];
-    }
+  if (mode == 1u) {
+    let co = kk / taps();
+    return weight[((g * cout_g() + co) * cin_g() + r) * taps() + kk % taps()];
+  } else if (mode == 2u) {
+    let n = kk / out_pixels();
+    return dy_eff((n * params.c_out + g * cout_g() + r) * out_pixels() + kk % out_pixels());
   }
+  return weight[(g * cout_g() + r) * gemm_k() + kk];
 }
 
 // One element of B (depth kk, column c) of group g, zero outside the matrix.
@@ -183,34 +179,29 @@ fn load_b(g: u32, kk: u32, c: u32) -> f32 {
   if (kk >= gemm_k() || c >= gemm_n()) {
     return 0.0;
   }
-  switch mode {
-    case 1u: {
-      let co = kk / taps();
-      let t = kk % taps();
-      let n = c / in_pixels();
-      let s = c % in_pixels();
-      let oh = tap_source(i32(s / params.in_w + params.pad_h) - i32((t / params.k_w) * params.dil_h), params.stride_h, params.out_h);
-      let ow = tap_source(i32(s % params.in_w + params.pad_w) - i32((t % params.k_w) * params.dil_w), params.stride_w, params.out_w);
-      if (oh < 0 || ow < 0) {
-        return 0.0;
-      }
-      return dy_eff(((n * params.c_out + g * cout_g() + co) * params.out_h + u32(oh)) * params.out_w + u32(ow));
+  if (mode == 1u) {
+    let co = kk / taps();
+    let t = kk % taps();
+    let n = c / in_pixels();
+    let s = c % in_pixels();
+    let oh = tap_source(i32(s / params.in_w + params.pad_h) - i32((t / params.k_w) * params.dil_h), params.stride_h, params.out_h);
+    let ow = tap_source(i32(s % params.in_w + params.pad_w) - i32((t % params.k_w) * params.dil_w), params.stride_w, params.out_w);
+    if (oh < 0 || ow < 0) {
+      return 0.0;
     }
-    case 2u: {
-      let n = kk / out_pixels();
-      let s = kk % out_pixels();
-      let ci = c / taps();
-      let t = c % taps();
-      return x_window(n, g * cin_g() + ci, s / params.out_w, s % params.out_w, t / params.k_w, t % params.k_w);
-    }
-    default: {
-      let ci = kk / taps();
-      let t = kk % taps();
-      let n = c / out_pixels();
-      let s = c % out_pixels();
-      return x_window(n, g * cin_g() + ci, s / params.out_w, s % params.out_w, t / params.k_w, t % params.k_w);
-    }
+    return dy_eff(((n * params.c_out + g * cout_g() + co) * params.out_h + u32(oh)) * params.out_w + u32(ow));
   }
+  // Modes 0 and 2 read the same input windows, with the roles of K and the columns swapped.
+  var pixel = c;
+  var tap = kk;
+  if (mode == 2u) {
+    pixel = kk;
+    tap = c;
+  }
+  let n = pixel / out_pixels();
+  let s = pixel % out_pixels();
+  let t = tap % taps();
+  return x_window(n, g * cin_g() + tap / taps(), s / params.out_w, s % params.out_w, t / params.k_w, t % params.k_w);
 }
 
 // C[r, c] of group g into its tensor, skipped outside the matrix.
@@ -218,23 +209,19 @@ fn store_one(g: u32, r: u32, c: u32, v: f32) {
   if (c >= gemm_n()) {
     return;
   }
-  switch mode {
-    case 1u: {
-      let n = c / in_pixels();
-      out[(n * params.c_in + g * cin_g() + r) * in_pixels() + c % in_pixels()] = v;
+  if (mode == 1u) {
+    let n = c / in_pixels();
+    out[(n * params.c_in + g * cin_g() + r) * in_pixels() + c % in_pixels()] = v;
+  } else if (mode == 2u) {
+    out[(g * cout_g() + r) * gemm_n() + c] = v;
+  } else {
+    let co = g * cout_g() + r;
+    var s = v;
+    if (has_bias == 1u) {
+      s += bias[co];
     }
-    case 2u: {
-      out[(g * cout_g() + r) * gemm_n() + c] = v;
-    }
-    default: {
-      let co = g * cout_g() + r;
-      var s = v;
-      if (has_bias == 1u) {
-        s += bias[co];
-      }
-      let n = c / out_pixels();
-      out[(n * params.c_out + co) * out_pixels() + c % out_pixels()] = act_forward(act, s, params.alpha);
-    }
+    let n = c / out_pixels();
+    out[(n * params.c_out + co) * out_pixels() + c % out_pixels()] = act_forward(act, s, params.alpha);
   }
 }
 

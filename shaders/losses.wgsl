@@ -120,7 +120,7 @@ fn pointwise_term(i: u32) -> vec2f {
   }
   let e = exp(-abs(xi));
   let l = 1.0 + (positive_weight(i) - 1.0) * yi;
-  let term = (1.0 - yi) * xi + l * (max(-xi, 0.0) + log(1.0 + e));
+  let term = (1.0 - yi) * xi + l * softplus_neg(xi);
   let sigmoid_neg = select(1.0 / (1.0 + e), e / (1.0 + e), xi >= 0.0);
   return vec2f(term, (1.0 - yi) - l * sigmoid_neg);
 }

@@ -113,10 +113,8 @@ export async function runOp(
   };
   const bound = new Map<Tensor, BufferView>();
   tensors.forEach((t, i) => bound.set(t, buffer(params[i] ? Float32Array.from(values[i]!) : values[i]!, `in${i}`)));
-  dense.forEach((t, i) => {
-    const target = g.inputs.get(`target${i}`);
-    if (target) bound.set(target, buffer(randomArray(t.numel, -1, 1, targetSeed + i), `target${i}`));
-  });
+  const target = g.inputs.get('target');
+  if (target) bound.set(target, buffer(randomArray(target.numel, -1, 1, targetSeed), 'target'));
   const info = g.inputs.get(STEP_INFO);
   if (info) bound.set(info, buffer(new Int32Array([seed, step, 0, 0]), 'step_info'));
   for (const [b, t] of g.buffers) bound.set(t, buffer(b.data.slice(), b.name));

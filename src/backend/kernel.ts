@@ -28,6 +28,12 @@ export interface BindingSpec {
   readonly access: 'read' | 'read_write';
   /** 4 when the WGSL declares `array<vec4<type>>` (the CPU twin still sees scalars). */
   readonly lanes?: 1 | 4;
+  /**
+   * Set when the WGSL declares the binding as one struct of 4-byte scalars rather than an array:
+   * its members in order, so that the host writes and the twin reads them by name. The CPU twin
+   * sees the struct as an array of `type`.
+   */
+  readonly fields?: readonly ParamSpec[];
 }
 
 /** What the CPU twin receives: views of the bound buffer ranges, typed as declared. */

@@ -1,4 +1,4 @@
-import { linear } from '../graph/ops/linear.js';
+import { linearAnyRank } from '../graph/ops/linear.js';
 import type { Tensor } from '../graph/tensor.js';
 import { uniform } from './init.js';
 import { Module } from './module.js';
@@ -38,8 +38,9 @@ export class Linear extends Module {
     return `Linear(${this.inFeatures}, ${this.outFeatures}${this.bias ? '' : ', bias=false'})`;
   }
 
+  /** Any input [..., in] (the last dim holds the features, as in torch) to [..., out]. */
   forward(x: Tensor): Tensor {
     const g = x.graph;
-    return g.scope(this.describe(), () => linear(x, g.param(this.weight), this.bias ? g.param(this.bias) : null));
+    return g.scope(this.describe(), () => linearAnyRank(x, g.param(this.weight), this.bias ? g.param(this.bias) : null));
   }
 }

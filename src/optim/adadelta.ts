@@ -1,5 +1,6 @@
-import { adadeltaUpdate } from '../kernels/optim.js';
-import { type GroupUpdate, Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
+import source from '../../shaders/optim/adadelta.wgsl';
+import { f, fma, type HyperValues, updateKernel } from '../kernels/optim.js';
+import { Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
 
 export interface AdadeltaOptions extends ParamGroupOptions {
   lr?: number;
@@ -8,6 +9,29 @@ export interface AdadeltaOptions extends ParamGroupOptions {
   weightDecay?: number;
   maximize?: boolean;
 }
+
+/** shaders/optim/adadelta.wgsl and its twin. State: square_avg, acc_delta. */
+export const adadeltaUpdate = updateKernel({
+  name: 'adadelta',
+  source,
+  hyper: ['lr', 'rho', 'one_minus_rho', 'eps', 'weight_decay'],
+  cpu(u) {
+    const { weights, state, hyper: h } = u;
+    const s = u.slot(1);
+    const lr = f(h.lr * u.lrFactor);
+    for (let i = 0; i < u.n; i++) {
+      const w = weights[i]!;
+      const g = fma(h.weight_decay, w, u.grad(i));
+      const sq = fma(f(h.one_minus_rho * g), g, f(state[i]! * h.rho));
+      state[i] = sq;
+      const rmsGrad = f(Math.sqrt(f(sq + h.eps)));
+      const acc = state[s + i]!;
+      const delta = f(f(f(Math.sqrt(f(acc + h.eps))) / rmsGrad) * g);
+      state[s + i] = fma(f(h.one_minus_rho * delta), delta, f(acc * h.rho));
+      weights[i] = fma(-lr, delta, w);
+    }
+  },
+});
 
 const DEFAULTS = { lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0, maximize: false };
 
@@ -24,6 +48,8 @@ const DEFAULTS = { lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0, maximize: false }
  * ```
  */
 export class Adadelta extends Optimizer {
+  protected readonly kernel = adadeltaUpdate;
+
   constructor(params: ParamsInput<AdadeltaOptions>, options: AdadeltaOptions = {}) {
     super('Adadelta', params, DEFAULTS, options);
   }
@@ -39,20 +65,8 @@ export class Adadelta extends Optimizer {
     return ['square_avg', 'acc_delta'];
   }
 
-  update(group: ParamGroup): GroupUpdate {
-    return { kernel: adadeltaUpdate, overrides: { maximize: Number(group.maximize) } };
-  }
-
-  variantBits(group: ParamGroup): number {
-    return Number(group.maximize);
-  }
-
-  writeHyper(group: ParamGroup, _t: number, out: Float32Array, at: number): void {
+  hyper(group: ParamGroup): HyperValues<typeof adadeltaUpdate> {
     const rho = group.rho as number;
-    out[at] = group.lr;
-    out[at + 1] = rho;
-    out[at + 2] = 1 - rho;
-    out[at + 3] = group.eps as number;
-    out[at + 4] = group.weightDecay as number;
+    return { lr: group.lr, rho, one_minus_rho: 1 - rho, eps: group.eps as number, weight_decay: group.weightDecay as number };
   }
 }

@@ -1,5 +1,6 @@
-import { adagradUpdate } from '../kernels/optim.js';
-import { type GroupUpdate, Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
+import source from '../../shaders/optim/adagrad.wgsl';
+import { f, fma, type HyperValues, updateKernel } from '../kernels/optim.js';
+import { Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
 
 export interface AdagradOptions extends ParamGroupOptions {
   lr?: number;
@@ -9,6 +10,24 @@ export interface AdagradOptions extends ParamGroupOptions {
   eps?: number;
   maximize?: boolean;
 }
+
+/** shaders/optim/adagrad.wgsl and its twin. State: sum. */
+export const adagradUpdate = updateKernel({
+  name: 'adagrad',
+  source,
+  hyper: ['clr', 'eps', 'weight_decay'],
+  cpu(u) {
+    const { weights, state, hyper: h } = u;
+    const clr = f(h.clr * u.lrFactor);
+    for (let i = 0; i < u.n; i++) {
+      const w = weights[i]!;
+      const g = fma(h.weight_decay, w, u.grad(i));
+      const sum = fma(g, g, state[i]!);
+      state[i] = sum;
+      weights[i] = w + f(f(-clr * g) / f(f(Math.sqrt(sum)) + h.eps));
+    }
+  },
+});
 
 const DEFAULTS = { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false };
 
@@ -22,6 +41,8 @@ const DEFAULTS = { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue
  * ```
  */
 export class Adagrad extends Optimizer {
+  protected readonly kernel = adagradUpdate;
+
   constructor(params: ParamsInput<AdagradOptions>, options: AdagradOptions = {}) {
     super('Adagrad', params, DEFAULTS, options);
   }
@@ -42,17 +63,11 @@ export class Adagrad extends Optimizer {
     return group.initialAccumulatorValue as number;
   }
 
-  update(group: ParamGroup): GroupUpdate {
-    return { kernel: adagradUpdate, overrides: { maximize: Number(group.maximize) } };
-  }
-
-  variantBits(group: ParamGroup): number {
-    return Number(group.maximize);
-  }
-
-  writeHyper(group: ParamGroup, t: number, out: Float32Array, at: number): void {
-    out[at] = group.lr / (1 + (t - 1) * (group.lrDecay as number));
-    out[at + 1] = group.eps as number;
-    out[at + 2] = group.weightDecay as number;
+  hyper(group: ParamGroup, t: number): HyperValues<typeof adagradUpdate> {
+    return {
+      clr: group.lr / (1 + (t - 1) * (group.lrDecay as number)),
+      eps: group.eps as number,
+      weight_decay: group.weightDecay as number,
+    };
   }
 }

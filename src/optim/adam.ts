@@ -1,6 +1,6 @@
-import type { KernelSpec } from '../backend/kernel.js';
-import { adamUpdate } from '../kernels/optim.js';
-import { type GroupUpdate, Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
+import source from '../../shaders/optim/adam.wgsl';
+import { f, fma, type HyperValues, updateKernel, type UpdateKernel, type UpdateTwin } from '../kernels/optim.js';
+import { Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
 
 export interface AdamOptions extends ParamGroupOptions {
   lr?: number;
@@ -11,9 +11,45 @@ export interface AdamOptions extends ParamGroupOptions {
   maximize?: boolean;
 }
 
+/** The scalars of shaders/optim/adam.wgsl, shared by its two entry points. */
+export const ADAM_HYPER = ['step_size', 'bc2_sqrt', 'beta1', 'one_minus_beta1', 'beta2', 'one_minus_beta2', 'eps', 'decay'] as const;
+
+type AdamTwin = UpdateTwin<(typeof ADAM_HYPER)[number]>;
+
+/** Twin of adam_step: the moments and the step of element i, once the decay is applied. */
+export function adamStep(u: AdamTwin, i: number, w: number, g: number): void {
+  const { state, hyper: h } = u;
+  const s = u.slot(1);
+  const m = fma(h.one_minus_beta1, g, f(state[i]! * h.beta1));
+  let v = fma(f(h.one_minus_beta2 * g), g, f(state[s + i]! * h.beta2));
+  state[i] = m;
+  state[s + i] = v;
+  if (u.overrides.amsgrad) {
+    v = Math.max(state[2 * s + i]!, v);
+    state[2 * s + i] = v;
+  }
+  const denom = f(f(f(Math.sqrt(v)) / h.bc2_sqrt) + h.eps);
+  const stepSize = f(h.step_size * u.lrFactor);
+  u.weights[i] = w + f(f(-stepSize * m) / denom);
+}
+
+/** shaders/optim/adam.wgsl's `adam_update` and its twin. Override: amsgrad. State: exp_avg, exp_avg_sq [, max_exp_avg_sq]. */
+export const adamUpdate = updateKernel({
+  name: 'adam',
+  source,
+  hyper: ADAM_HYPER,
+  variants: { amsgrad: 0 },
+  cpu(u) {
+    for (let i = 0; i < u.n; i++) {
+      const w = u.weights[i]!;
+      adamStep(u, i, w, fma(u.hyper.decay, w, u.grad(i)));
+    }
+  },
+});
+
 /** What Adam and AdamW share: moments, bias correction, amsgrad; they differ in weight decay. */
 export abstract class AdamFamily extends Optimizer {
-  protected abstract readonly kernel: KernelSpec;
+  protected abstract override readonly kernel: UpdateKernel<(typeof ADAM_HYPER)[number]>;
 
   /** hyper's `decay` entry: weightDecay for Adam (added to g), lr * weightDecay for AdamW. */
   protected abstract decay(group: ParamGroup): number;
@@ -30,24 +66,22 @@ export abstract class AdamFamily extends Optimizer {
     return group.amsgrad ? ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] : ['exp_avg', 'exp_avg_sq'];
   }
 
-  update(group: ParamGroup): GroupUpdate {
-    return { kernel: this.kernel, overrides: { maximize: Number(group.maximize), amsgrad: Number(group.amsgrad) } };
+  protected override variants(group: ParamGroup): Record<string, boolean> {
+    return { amsgrad: group.amsgrad === true };
   }
 
-  variantBits(group: ParamGroup): number {
-    return Number(group.maximize) | (Number(group.amsgrad) << 1);
-  }
-
-  writeHyper(group: ParamGroup, t: number, out: Float32Array, at: number): void {
+  hyper(group: ParamGroup, t: number): HyperValues<typeof adamUpdate> {
     const [beta1, beta2] = group.betas as [number, number];
-    out[at] = group.lr / (1 - beta1 ** t);
-    out[at + 1] = Math.sqrt(1 - beta2 ** t);
-    out[at + 2] = beta1;
-    out[at + 3] = 1 - beta1;
-    out[at + 4] = beta2;
-    out[at + 5] = 1 - beta2;
-    out[at + 6] = group.eps as number;
-    out[at + 7] = this.decay(group);
+    return {
+      step_size: group.lr / (1 - beta1 ** t),
+      bc2_sqrt: Math.sqrt(1 - beta2 ** t),
+      beta1,
+      one_minus_beta1: 1 - beta1,
+      beta2,
+      one_minus_beta2: 1 - beta2,
+      eps: group.eps as number,
+      decay: this.decay(group),
+    };
   }
 }
 

@@ -1,5 +1,6 @@
-import { adamaxUpdate } from '../kernels/optim.js';
-import { type GroupUpdate, Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
+import source from '../../shaders/optim/adamax.wgsl';
+import { f, fma, type HyperValues, updateKernel } from '../kernels/optim.js';
+import { Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
 
 export interface AdamaxOptions extends ParamGroupOptions {
   lr?: number;
@@ -8,6 +9,27 @@ export interface AdamaxOptions extends ParamGroupOptions {
   weightDecay?: number;
   maximize?: boolean;
 }
+
+/** shaders/optim/adamax.wgsl and its twin. State: exp_avg, exp_inf. */
+export const adamaxUpdate = updateKernel({
+  name: 'adamax',
+  source,
+  hyper: ['clr', 'beta1', 'one_minus_beta1', 'beta2', 'eps', 'weight_decay'],
+  cpu(u) {
+    const { weights, state, hyper: h } = u;
+    const s = u.slot(1);
+    const clr = f(h.clr * u.lrFactor);
+    for (let i = 0; i < u.n; i++) {
+      const w = weights[i]!;
+      const g = fma(h.weight_decay, w, u.grad(i));
+      const m = fma(h.one_minus_beta1, g, f(state[i]! * h.beta1));
+      const inf = Math.max(f(state[s + i]! * h.beta2), f(Math.abs(g) + h.eps));
+      state[i] = m;
+      state[s + i] = inf;
+      weights[i] = w + f(f(-clr * m) / inf);
+    }
+  },
+});
 
 const DEFAULTS = { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, maximize: false };
 
@@ -23,6 +45,8 @@ const DEFAULTS = { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, max
  * ```
  */
 export class Adamax extends Optimizer {
+  protected readonly kernel = adamaxUpdate;
+
   constructor(params: ParamsInput<AdamaxOptions>, options: AdamaxOptions = {}) {
     super('Adamax', params, DEFAULTS, options);
   }
@@ -38,21 +62,15 @@ export class Adamax extends Optimizer {
     return ['exp_avg', 'exp_inf'];
   }
 
-  update(group: ParamGroup): GroupUpdate {
-    return { kernel: adamaxUpdate, overrides: { maximize: Number(group.maximize) } };
-  }
-
-  variantBits(group: ParamGroup): number {
-    return Number(group.maximize);
-  }
-
-  writeHyper(group: ParamGroup, t: number, out: Float32Array, at: number): void {
+  hyper(group: ParamGroup, t: number): HyperValues<typeof adamaxUpdate> {
     const [beta1, beta2] = group.betas as [number, number];
-    out[at] = group.lr / (1 - beta1 ** t);
-    out[at + 1] = beta1;
-    out[at + 2] = 1 - beta1;
-    out[at + 3] = beta2;
-    out[at + 4] = group.eps as number;
-    out[at + 5] = group.weightDecay as number;
+    return {
+      clr: group.lr / (1 - beta1 ** t),
+      beta1,
+      one_minus_beta1: 1 - beta1,
+      beta2,
+      eps: group.eps as number,
+      weight_decay: group.weightDecay as number,
+    };
   }
 }

@@ -1,5 +1,6 @@
-import { lionUpdate } from '../kernels/optim.js';
-import { type GroupUpdate, Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
+import source from '../../shaders/optim/lion.wgsl';
+import { f, type HyperValues, updateKernel } from '../kernels/optim.js';
+import { Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
 
 export interface LionOptions extends ParamGroupOptions {
   lr?: number;
@@ -7,6 +8,25 @@ export interface LionOptions extends ParamGroupOptions {
   weightDecay?: number;
   maximize?: boolean;
 }
+
+/** shaders/optim/lion.wgsl and its twin. State: exp_avg. */
+export const lionUpdate = updateKernel({
+  name: 'lion',
+  source,
+  hyper: ['lr', 'beta1', 'one_minus_beta1', 'beta2', 'one_minus_beta2', 'weight_decay'],
+  cpu(u) {
+    const { weights, state, hyper: h } = u;
+    const lr = f(h.lr * u.lrFactor);
+    for (let i = 0; i < u.n; i++) {
+      const w = weights[i]!;
+      const g = u.grad(i);
+      const m = state[i]!;
+      const c = f(f(m * h.beta1) + f(h.one_minus_beta1 * g));
+      weights[i] = w - f(lr * f(Math.sign(c) + f(h.weight_decay * w)));
+      state[i] = f(f(m * h.beta2) + f(h.one_minus_beta2 * g));
+    }
+  },
+});
 
 const DEFAULTS = { lr: 1e-4, betas: [0.9, 0.99], weightDecay: 0, maximize: false };
 
@@ -24,6 +44,8 @@ const DEFAULTS = { lr: 1e-4, betas: [0.9, 0.99], weightDecay: 0, maximize: false
  * AdamW's and a weight decay 3-10x larger (the paper's advice).
  */
 export class Lion extends Optimizer {
+  protected readonly kernel = lionUpdate;
+
   constructor(params: ParamsInput<LionOptions>, options: LionOptions = {}) {
     super('Lion', params, DEFAULTS, options);
   }
@@ -38,21 +60,15 @@ export class Lion extends Optimizer {
     return ['exp_avg'];
   }
 
-  update(group: ParamGroup): GroupUpdate {
-    return { kernel: lionUpdate, overrides: { maximize: Number(group.maximize) } };
-  }
-
-  variantBits(group: ParamGroup): number {
-    return Number(group.maximize);
-  }
-
-  writeHyper(group: ParamGroup, _t: number, out: Float32Array, at: number): void {
+  hyper(group: ParamGroup): HyperValues<typeof lionUpdate> {
     const [beta1, beta2] = group.betas as [number, number];
-    out[at] = group.lr;
-    out[at + 1] = beta1;
-    out[at + 2] = 1 - beta1;
-    out[at + 3] = beta2;
-    out[at + 4] = 1 - beta2;
-    out[at + 5] = group.weightDecay as number;
+    return {
+      lr: group.lr,
+      beta1,
+      one_minus_beta1: 1 - beta1,
+      beta2,
+      one_minus_beta2: 1 - beta2,
+      weight_decay: group.weightDecay as number,
+    };
   }
 }

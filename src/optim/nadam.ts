@@ -1,5 +1,6 @@
-import { nadamUpdate } from '../kernels/optim.js';
-import { type GroupUpdate, Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
+import source from '../../shaders/optim/nadam.wgsl';
+import { f, fma, type HyperValues, updateKernel } from '../kernels/optim.js';
+import { Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
 
 export interface NAdamOptions extends ParamGroupOptions {
   lr?: number;
@@ -9,6 +10,30 @@ export interface NAdamOptions extends ParamGroupOptions {
   momentumDecay?: number;
   maximize?: boolean;
 }
+
+/** shaders/optim/nadam.wgsl and its twin. State: exp_avg, exp_avg_sq. */
+export const nadamUpdate = updateKernel({
+  name: 'nadam',
+  source,
+  hyper: ['bc2', 'c_grad', 'c_avg', 'beta1', 'one_minus_beta1', 'beta2', 'one_minus_beta2', 'eps', 'weight_decay'],
+  cpu(u) {
+    const { weights, state, hyper: h } = u;
+    const s = u.slot(1);
+    const cGrad = f(h.c_grad * u.lrFactor);
+    const cAvg = f(h.c_avg * u.lrFactor);
+    for (let i = 0; i < u.n; i++) {
+      const w = weights[i]!;
+      const g = fma(h.weight_decay, w, u.grad(i));
+      const m = fma(h.one_minus_beta1, g, f(state[i]! * h.beta1));
+      const v = fma(f(h.one_minus_beta2 * g), g, f(state[s + i]! * h.beta2));
+      state[i] = m;
+      state[s + i] = v;
+      const denom = f(f(Math.sqrt(f(v / h.bc2))) + h.eps);
+      const w1 = f(w + f(f(-cGrad * g) / denom));
+      weights[i] = w1 + f(f(-cAvg * m) / denom);
+    }
+  },
+});
 
 const DEFAULTS = { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, momentumDecay: 4e-3, maximize: false };
 
@@ -29,6 +54,7 @@ const DEFAULTS = { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, mom
  * the formula above is the fixed, paper form.
  */
 export class NAdam extends Optimizer {
+  protected readonly kernel = nadamUpdate;
   /** Running products of mu per group, so that step t costs O(1) when steps are consecutive. */
   private readonly muProducts = new WeakMap<ParamGroup, { t: number; product: number }>();
 
@@ -48,28 +74,22 @@ export class NAdam extends Optimizer {
     return ['exp_avg', 'exp_avg_sq'];
   }
 
-  update(group: ParamGroup): GroupUpdate {
-    return { kernel: nadamUpdate, overrides: { maximize: Number(group.maximize) } };
-  }
-
-  variantBits(group: ParamGroup): number {
-    return Number(group.maximize);
-  }
-
-  writeHyper(group: ParamGroup, t: number, out: Float32Array, at: number): void {
+  hyper(group: ParamGroup, t: number): HyperValues<typeof nadamUpdate> {
     const [beta1, beta2] = group.betas as [number, number];
     const mu = (step: number): number => beta1 * (1 - 0.5 * 0.96 ** (step * (group.momentumDecay as number)));
     const product = this.muProduct(group, t, mu);
     const productNext = product * mu(t + 1);
-    out[at] = 1 - beta2 ** t;
-    out[at + 1] = (group.lr * (1 - mu(t))) / (1 - product);
-    out[at + 2] = (group.lr * mu(t + 1)) / (1 - productNext);
-    out[at + 3] = beta1;
-    out[at + 4] = 1 - beta1;
-    out[at + 5] = beta2;
-    out[at + 6] = 1 - beta2;
-    out[at + 7] = group.eps as number;
-    out[at + 8] = group.weightDecay as number;
+    return {
+      bc2: 1 - beta2 ** t,
+      c_grad: (group.lr * (1 - mu(t))) / (1 - product),
+      c_avg: (group.lr * mu(t + 1)) / (1 - productNext),
+      beta1,
+      one_minus_beta1: 1 - beta1,
+      beta2,
+      one_minus_beta2: 1 - beta2,
+      eps: group.eps as number,
+      weight_decay: group.weightDecay as number,
+    };
   }
 
   /** mu_1 * ... * mu_t, extended by one factor per consecutive step, recomputed after a jump. */

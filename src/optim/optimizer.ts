@@ -1,13 +1,14 @@
 /**
  * The optimizer base class: parameter groups with torch-like options, their validation, and the
  * optimizer state (torch names such as `exp_avg`), which lives on the host until an update plan
- * moves it to a device (see update-plan.ts). Subclasses describe their rule: state slots, shader
- * variants and the per-step scalars written before each step.
+ * moves it to a device (see update-plan.ts). Subclasses describe their rule: its update kernel,
+ * state slots, shader variants and the per-step scalars written by name before each step.
  */
 import type { Backend } from '../backend/backend.js';
-import type { DeviceBuffer, KernelSpec } from '../backend/kernel.js';
+import type { DeviceBuffer } from '../backend/kernel.js';
 import { alignUp, VIEW_ALIGN } from '../backend/kernel.js';
 import { Parameter } from '../graph/parameter.js';
+import type { UpdateKernel } from '../kernels/optim.js';
 
 /** Options a parameter group may set; each optimizer adds its own. */
 export interface ParamGroupOptions {
@@ -45,7 +46,7 @@ export interface OptimizerStateDict {
 
 /** The kernel of a group's update and its boolean variants, as override values 0 or 1. */
 export interface GroupUpdate {
-  readonly kernel: KernelSpec;
+  readonly kernel: UpdateKernel;
   readonly overrides: Readonly<Record<string, number>>;
 }
 
@@ -139,20 +140,38 @@ export abstract class Optimizer {
   /** Names of the per-element state slots of a group, in storage order (torch's names). */
   abstract stateSlots(group: ParamGroup): readonly string[];
 
-  /** The group's update kernel and boolean variants. */
-  abstract update(group: ParamGroup): GroupUpdate;
+  /** The fused update of this optimizer (its WGSL file and twin, made by `updateKernel`). */
+  protected abstract readonly kernel: UpdateKernel;
 
   /**
-   * The variants of `update(group)` packed into a number, compared before every step so that a
-   * change that needs another kernel (amsgrad, nesterov...) is caught without allocating.
+   * The group's per-step scalars for step `t` (1-based), by the names of its kernel's `hyper`
+   * (the shader's `struct Hyper`); computed in float64, rounded once to f32 when written.
    */
-  abstract variantBits(group: ParamGroup): number;
+  abstract hyper(group: ParamGroup, t: number): Readonly<Record<string, number>>;
 
   /**
-   * Writes the group's per-step scalars for step `t` (1-based) at `out[offset...]`, in the order
-   * of its shader's `hyper` header; computed in float64 and rounded once to f32.
+   * The group's shader variants beyond `maximize`, by the name of the override constant each
+   * sets (for example `{ nesterov: true }`).
    */
-  abstract writeHyper(group: ParamGroup, t: number, out: Float32Array, offset: number): void;
+  protected variants(_group: ParamGroup): Readonly<Record<string, boolean>> {
+    return {};
+  }
+
+  /** The group's update kernel and its override values: `maximize` and `variants(group)`. */
+  update(group: ParamGroup): GroupUpdate {
+    const flags: Record<string, boolean> = { maximize: group.maximize === true, ...this.variants(group) };
+    return { kernel: this.kernel, overrides: Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, Number(v)])) };
+  }
+
+  /**
+   * Which compiled kernel a group needs, as text: its name and override values. An update plan
+   * compares it before every step, so that an option changed since planning that needs another
+   * kernel (amsgrad, nesterov...) is an error rather than silently ignored.
+   */
+  variantKey(group: ParamGroup): string {
+    const { kernel, overrides } = this.update(group);
+    return `${kernel.name}(${Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join(', ')})`;
+  }
 
   /** Checks the optimizer's own options of a group; the base class checks lr, l1, l2 first. */
   protected abstract validateGroup(group: ParamGroup, index: number): void;

@@ -1,5 +1,6 @@
-import { rmspropUpdate } from '../kernels/optim.js';
-import { type GroupUpdate, Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
+import source from '../../shaders/optim/rmsprop.wgsl';
+import { f, fma, type HyperValues, updateKernel } from '../kernels/optim.js';
+import { Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
 
 export interface RMSpropOptions extends ParamGroupOptions {
   lr?: number;
@@ -10,6 +11,44 @@ export interface RMSpropOptions extends ParamGroupOptions {
   centered?: boolean;
   maximize?: boolean;
 }
+
+/**
+ * shaders/optim/rmsprop.wgsl and its twin. Overrides: has_momentum, centered. State: square_avg
+ * [, momentum_buffer] [, grad_avg].
+ */
+export const rmspropUpdate = updateKernel({
+  name: 'rmsprop',
+  source,
+  hyper: ['lr', 'alpha', 'one_minus_alpha', 'eps', 'weight_decay', 'momentum'],
+  variants: { has_momentum: 0, centered: 0 },
+  cpu(u) {
+    const { weights, state, hyper: h } = u;
+    const lr = f(h.lr * u.lrFactor);
+    const hasMomentum = Boolean(u.overrides.has_momentum);
+    const s = u.slot(1);
+    const gradAvgAt = u.slot(hasMomentum ? 2 : 1);
+    for (let i = 0; i < u.n; i++) {
+      const w = weights[i]!;
+      const g = fma(h.weight_decay, w, u.grad(i));
+      const sq = fma(f(h.one_minus_alpha * g), g, f(state[i]! * h.alpha));
+      state[i] = sq;
+      let avg = f(Math.sqrt(sq));
+      if (u.overrides.centered) {
+        const ga = fma(h.one_minus_alpha, g, f(state[gradAvgAt + i]! * h.alpha));
+        state[gradAvgAt + i] = ga;
+        avg = f(Math.sqrt(fma(-ga, ga, sq)));
+      }
+      avg = f(avg + h.eps);
+      if (hasMomentum) {
+        const b = f(f(state[s + i]! * h.momentum) + f(g / avg));
+        state[s + i] = b;
+        weights[i] = fma(-lr, b, w);
+      } else {
+        weights[i] = w + f(f(-lr * g) / avg);
+      }
+    }
+  },
+});
 
 const DEFAULTS = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false };
 
@@ -27,6 +66,8 @@ const DEFAULTS = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0
  * ```
  */
 export class RMSprop extends Optimizer {
+  protected readonly kernel = rmspropUpdate;
+
   constructor(params: ParamsInput<RMSpropOptions>, options: RMSpropOptions = {}) {
     super('RMSprop', params, DEFAULTS, options);
   }
@@ -44,24 +85,19 @@ export class RMSprop extends Optimizer {
     return ['square_avg', ...(group.momentum !== 0 ? ['momentum_buffer'] : []), ...(group.centered ? ['grad_avg'] : [])];
   }
 
-  update(group: ParamGroup): GroupUpdate {
-    return {
-      kernel: rmspropUpdate,
-      overrides: { maximize: Number(group.maximize), has_momentum: Number(group.momentum !== 0), centered: Number(group.centered) },
-    };
+  protected override variants(group: ParamGroup): Record<string, boolean> {
+    return { has_momentum: group.momentum !== 0, centered: group.centered === true };
   }
 
-  variantBits(group: ParamGroup): number {
-    return Number(group.maximize) | (Number(group.momentum !== 0) << 1) | (Number(group.centered) << 2);
-  }
-
-  writeHyper(group: ParamGroup, _t: number, out: Float32Array, at: number): void {
+  hyper(group: ParamGroup): HyperValues<typeof rmspropUpdate> {
     const alpha = group.alpha as number;
-    out[at] = group.lr;
-    out[at + 1] = alpha;
-    out[at + 2] = 1 - alpha;
-    out[at + 3] = group.eps as number;
-    out[at + 4] = group.weightDecay as number;
-    out[at + 5] = group.momentum as number;
+    return {
+      lr: group.lr,
+      alpha,
+      one_minus_alpha: 1 - alpha,
+      eps: group.eps as number,
+      weight_decay: group.weightDecay as number,
+      momentum: group.momentum as number,
+    };
   }
 }

@@ -1,5 +1,6 @@
-import { sgdUpdate } from '../kernels/optim.js';
-import { type GroupUpdate, Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
+import source from '../../shaders/optim/sgd.wgsl';
+import { f, fma, type HyperValues, updateKernel } from '../kernels/optim.js';
+import { Optimizer, type ParamGroup, type ParamGroupOptions, type ParamsInput } from './optimizer.js';
 
 export interface SGDOptions extends ParamGroupOptions {
   /** Required, as in torch: SGD has no default learning rate. */
@@ -10,6 +11,28 @@ export interface SGDOptions extends ParamGroupOptions {
   weightDecay?: number;
   maximize?: boolean;
 }
+
+/** shaders/optim/sgd.wgsl and its twin. Overrides: has_momentum, nesterov. State: momentum_buffer. */
+export const sgdUpdate = updateKernel({
+  name: 'sgd',
+  source,
+  hyper: ['lr', 'first_step', 'momentum', 'one_minus_dampening', 'weight_decay'],
+  variants: { has_momentum: 0, nesterov: 0 },
+  cpu(u) {
+    const { weights, state, hyper: h } = u;
+    const lr = f(h.lr * u.lrFactor);
+    for (let i = 0; i < u.n; i++) {
+      const w = weights[i]!;
+      let d = fma(h.weight_decay, w, u.grad(i));
+      if (u.overrides.has_momentum) {
+        const b = h.first_step !== 0 ? d : fma(h.one_minus_dampening, d, f(state[i]! * h.momentum));
+        state[i] = b;
+        d = u.overrides.nesterov ? fma(h.momentum, b, d) : b;
+      }
+      weights[i] = fma(-lr, d, w);
+    }
+  },
+});
 
 const DEFAULTS = { lr: undefined, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false };
 
@@ -27,6 +50,8 @@ const DEFAULTS = { lr: undefined, momentum: 0, dampening: 0, nesterov: false, we
  * momentum in this form is Sutskever et al. 2013; it needs momentum > 0 and no dampening.
  */
 export class SGD extends Optimizer {
+  protected readonly kernel = sgdUpdate;
+
   constructor(params: ParamsInput<SGDOptions>, options: SGDOptions = {}) {
     super('SGD', params, DEFAULTS, options);
   }
@@ -48,22 +73,17 @@ export class SGD extends Optimizer {
     return group.momentum !== 0 ? ['momentum_buffer'] : [];
   }
 
-  update(group: ParamGroup): GroupUpdate {
+  protected override variants(group: ParamGroup): Record<string, boolean> {
+    return { has_momentum: group.momentum !== 0, nesterov: group.nesterov === true };
+  }
+
+  hyper(group: ParamGroup, t: number): HyperValues<typeof sgdUpdate> {
     return {
-      kernel: sgdUpdate,
-      overrides: { maximize: Number(group.maximize), has_momentum: Number(group.momentum !== 0), nesterov: Number(group.nesterov) },
+      lr: group.lr,
+      first_step: t === 1 ? 1 : 0,
+      momentum: group.momentum as number,
+      one_minus_dampening: 1 - (group.dampening as number),
+      weight_decay: group.weightDecay as number,
     };
-  }
-
-  variantBits(group: ParamGroup): number {
-    return Number(group.maximize) | (Number(group.momentum !== 0) << 1) | (Number(group.nesterov) << 2);
-  }
-
-  writeHyper(group: ParamGroup, t: number, out: Float32Array, at: number): void {
-    out[at] = group.lr;
-    out[at + 1] = t === 1 ? 1 : 0;
-    out[at + 2] = group.momentum as number;
-    out[at + 3] = 1 - (group.dampening as number);
-    out[at + 4] = group.weightDecay as number;
   }
 }

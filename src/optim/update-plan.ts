@@ -7,7 +7,7 @@
 import type { Backend } from '../backend/backend.js';
 import type { DeviceBuffer, Launch } from '../backend/kernel.js';
 import { alignUp, grid1d, VIEW_ALIGN, view } from '../backend/kernel.js';
-import { gradNormPartial, gradStats, HYPER_L1, HYPER_L2, HYPER_OPTIMIZER, OPTIM_WG, STATS, updateElems } from '../kernels/optim.js';
+import { gradNormPartial, gradStats, OPTIM_WG, STATS, updateElems } from '../kernels/optim.js';
 import { groupLayout, type Optimizer, type ParamGroup } from './optimizer.js';
 
 export { STATS };
@@ -51,8 +51,9 @@ export interface UpdatePlan {
   /** True when the launches start with the gradient-norm reduction. */
   readonly reduces: boolean;
   /**
-   * Counts the step (optimizer.stepCount + 1) and writes each group's per-step scalars (lr from
-   * paramGroups[i].lr, bias corrections...) with one backend.write. Call it before each run.
+   * Counts the step (optimizer.stepCount + 1) and writes each group's per-step scalars by name
+   * (l1, l2 and `optimizer.hyper(group, step)`: lr from paramGroups[i].lr, bias corrections...)
+   * with one backend.write. Call it before each run.
    */
   beforeStep(): void;
   /** Frees the plan's buffers; the optimizer keeps its state on the device for the next plan. */
@@ -192,6 +193,8 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
     });
   }
 
+  // The members of each group's `struct Hyper`, in order (l1 and l2 first).
+  const hyperFields = groups.map((group) => optimizer.update(group).kernel.bindings.find((b) => b.name === 'hyper')!.fields!.map((m) => m.name));
   layout.groups.forEach(({ offset, length }, g) => {
     const { kernel, overrides } = optimizer.update(groups[g]!);
     // Vectorised kernels (vec4 lanes) update `elems` vec4s per invocation, tuned to the device.
@@ -219,7 +222,7 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
     });
   });
 
-  const variants = groups.map((g) => optimizer.variantBits(g));
+  const variants = groups.map((g) => optimizer.variantKey(g));
   const scratch = new Float32Array(groups.length * HYPER_BLOCK);
   let disposed = false;
 
@@ -231,17 +234,15 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
       if (disposed) throw new Error(`${optimizer.name}: beforeStep() on a disposed update plan`);
       if (state.released) throw new Error(`${optimizer.name}: the optimizer's device state was replaced; plan the update again`);
       for (let g = 0; g < groups.length; g++) {
-        if (optimizer.variantBits(groups[g]!) !== variants[g]) {
+        if (optimizer.variantKey(groups[g]!) !== variants[g]) {
           throw new Error(`${optimizer.name}: an option of param group ${g} that selects the update kernel changed; plan the update again`);
         }
       }
       optimizer.stepCount += 1;
       for (let g = 0; g < groups.length; g++) {
-        const group = groups[g]!;
-        const at = g * HYPER_BLOCK;
-        scratch[at + HYPER_L1] = (group.l1 as number | undefined) ?? options.l1 ?? 0;
-        scratch[at + HYPER_L2] = (group.l2 as number | undefined) ?? options.l2 ?? 0;
-        optimizer.writeHyper(group, optimizer.stepCount, scratch, at + HYPER_OPTIMIZER);
+        const [l1, l2] = penalties(groups[g]!, options);
+        const values = { ...optimizer.hyper(groups[g]!, optimizer.stepCount), l1, l2 };
+        writeHyper(scratch, g * HYPER_BLOCK, hyperFields[g]!, values, optimizer.name);
       }
       backend.write(hyper, scratch);
     },
@@ -253,3 +254,14 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
   };
 }
 
+/**
+ * Writes a group's scalars at `at` in the order of the members of its shader's `struct Hyper`.
+ * A member the optimizer gave no value for is an error, not a silent zero.
+ */
+function writeHyper(out: Float32Array, at: number, fields: readonly string[], values: Readonly<Record<string, number>>, who: string): void {
+  fields.forEach((name, i) => {
+    const v = values[name];
+    if (typeof v !== 'number') throw new Error(`${who}: hyper() gave no value for '${name}'`);
+    out[at + i] = v;
+  });
+}

@@ -3,6 +3,7 @@
  * batch's values and targets. Every message names the problem and the shapes involved.
  */
 import type { DeviceBuffer } from '../backend/kernel.js';
+import { permutation } from '../data/random.js';
 import type { Loss } from '../nn/loss.js';
 import type { Module } from '../nn/module.js';
 import type { TrainerOptions } from './trainer.js';
@@ -11,6 +12,17 @@ import type { TrainerOptions } from './trainer.js';
 export interface Batched<T extends Float32Array | Int32Array> {
   readonly data: T;
   readonly shape: readonly number[];
+}
+
+/**
+ * Samples for `fit` and `evaluate`: any `data` Dataset, or plain arrays. `x` holds n samples of
+ * the trainer's inputShape back to back; `y` holds one class index per sample (Int32Array) for
+ * CrossEntropyLoss, or float targets shaped like the model's output (Float32Array, n × outputs
+ * values) for a regression loss such as MSELoss.
+ */
+export interface Samples {
+  readonly x: Float32Array;
+  readonly y: Int32Array | Float32Array;
 }
 
 export function validateOptions(model: Module, options: TrainerOptions): void {
@@ -71,5 +83,54 @@ export function checkTargets(loss: Loss, plan: { batch: number; y: DeviceBuffer;
   } else {
     if (!(y instanceof Float32Array)) throw new Error(`Trainer: ${name} takes targets as a Float32Array`);
     if (y.length * 4 !== plan.y.byteLength) throw new Error(`Trainer: ${y.length} target values, the output holds ${plan.y.byteLength / 4}`);
+  }
+}
+
+/** Target values per sample of `samples`, which hold `n` samples; an error names `who`. */
+export function targetsPerSample(samples: Samples, n: number, who: string): number {
+  const { y } = samples;
+  if (!(y instanceof Int32Array || y instanceof Float32Array)) {
+    throw new Error(`${who}: y must be class indices (Int32Array) or float targets (Float32Array)`);
+  }
+  const per = y.length / n;
+  if (!Number.isInteger(per) || per < 1) throw new Error(`${who}: y holds ${y.length} values for ${n} samples`);
+  return per;
+}
+
+export interface EpochOrder {
+  /** Visit the samples in an order fixed by `seed`; default false. */
+  shuffle?: boolean;
+  seed?: number;
+  /** Skip the last batch when it is smaller than batchSize. */
+  dropLast?: boolean;
+}
+
+/**
+ * One epoch of batches over samples of `inputShape`, each batch a fresh copy; every sample
+ * appears once (at most once with dropLast). The shuffled order is `data.batches`'s for the same
+ * seed, so a Dataset visits its samples in the same order through either.
+ */
+export function* epochBatches(
+  samples: Samples,
+  inputShape: readonly number[],
+  batchSize: number,
+  { shuffle = false, seed = 0, dropLast = false }: EpochOrder = {},
+): Generator<Samples> {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`fit: batchSize must be an integer >= 1, got ${batchSize}`);
+  const n = batchOf(samples.x, inputShape, 'fit');
+  const size = samples.x.length / n;
+  const per = targetsPerSample(samples, n, 'Trainer.fit');
+  const order = shuffle ? permutation(n, seed) : null;
+  const count = dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
+  for (let b = 0; b < count; b++) {
+    const m = Math.min(batchSize, n - b * batchSize);
+    const x = new Float32Array(m * size);
+    const y = samples.y instanceof Int32Array ? new Int32Array(m * per) : new Float32Array(m * per);
+    for (let i = 0; i < m; i++) {
+      const from = order ? order[b * batchSize + i]! : b * batchSize + i;
+      x.set(samples.x.subarray(from * size, (from + 1) * size), i * size);
+      y.set(samples.y.subarray(from * per, (from + 1) * per), i * per);
+    }
+    yield { x, y };
   }
 }

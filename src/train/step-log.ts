@@ -3,14 +3,20 @@ import type { DeviceBuffer } from '../backend/kernel.js';
 
 /** Where one field of a step's record comes from: `floats` values at `byteOffset` of `src`. */
 export interface RecordSource {
+  /** The field's name in the record. */
+  readonly name: string;
   readonly src: DeviceBuffer;
   readonly byteOffset: number;
   readonly floats: number;
 }
 
+/** A step's record: each source's values under its name. */
+export type StepValues = Readonly<Record<string, Float32Array>>;
+
 interface Pending {
   readonly step: number;
-  readonly resolve: (record: Float32Array) => void;
+  readonly fields: readonly { readonly name: string; readonly at: number; readonly floats: number }[];
+  readonly resolve: (record: StepValues) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -45,17 +51,19 @@ export class StepLog {
    * The copies to append to step `step`'s submit, and the promise of its record. Call `submitted`
    * right after the run that carried the copies.
    */
-  record(step: number, sources: readonly RecordSource[]): { copies: Copy[]; record: Promise<Float32Array> } {
+  record(step: number, sources: readonly RecordSource[]): { copies: Copy[]; record: Promise<StepValues> } {
     if (this.failure) return { copies: [], record: Promise.reject(this.failure) };
     const slot = (step % this.capacity) * this.width * 4;
     const copies: Copy[] = [];
+    const fields: Pending['fields'][number][] = [];
     let at = 0;
     for (const s of sources) {
       copies.push({ src: s.src, srcByteOffset: s.byteOffset, dst: this.ring, dstByteOffset: slot + at * 4, byteLength: s.floats * 4 });
+      fields.push({ name: s.name, at, floats: s.floats });
       at += s.floats;
     }
     if (at > this.width) throw new Error(`step record of ${at} values exceeds its width ${this.width}`);
-    const record = new Promise<Float32Array>((resolve, reject) => this.pending.push({ step, resolve, reject }));
+    const record = new Promise<StepValues>((resolve, reject) => this.pending.push({ step, fields, resolve, reject }));
     const staging = this.freeStaging(step);
     if (staging) copies.push(this.snapshot(staging, step));
     return { copies, record };
@@ -89,7 +97,7 @@ export class StepLog {
     while (this.pending.length > 0 && this.pending[0]!.step <= upTo) {
       const p = this.pending.shift()!;
       const slot = (p.step % this.capacity) * this.width;
-      p.resolve(ring.slice(slot, slot + this.width));
+      p.resolve(Object.fromEntries(p.fields.map((f) => [f.name, ring.slice(slot + f.at, slot + f.at + f.floats)])));
     }
     // Records written while every staging buffer was busy: snapshot them now, outside a step.
     const last = this.pending[this.pending.length - 1];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { BufferView } from '../../src/backend/kernel.js';
 import { view } from '../../src/backend/kernel.js';
-import { mulHi32, philox4x32, uniform24 } from '../../src/backend/cpu/twins/random.js';
+import { mulHi32, philox4x32, uniform24 } from '../../src/kernels/random.js';
 import { gradients } from '../../src/graph/autodiff.js';
 import { compileGraph } from '../../src/graph/compile.js';
 import { DROPOUT, type DropoutAttrs, dropout } from '../../src/graph/ops/dropout.js';

@@ -99,7 +99,7 @@ describe('reduce launch helpers', () => {
   });
 
   it('reject bindings that are too short', () => {
-    expect(() => colSumLaunch({ x: shape(11), out: shape(4) }, 3, 4)).toThrow(/'x' holds 11 elements, needs 12/);
-    expect(() => sumLaunch({ x: shape(4), out: shape(0) }, 4)).toThrow(/'out' holds 0/);
+    expect(() => colSumLaunch({ x: shape(11), out: shape(4) }, 3, 4)).toThrow(/'x'.* holds 11 elements, needs 12/);
+    expect(() => sumLaunch({ x: shape(4), out: shape(0) }, 4)).toThrow(/'out'.* holds 0/);
   });
 });

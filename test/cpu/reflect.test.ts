@@ -7,8 +7,9 @@ function isKernel(v: unknown): v is KernelSpec {
   return typeof v === 'object' && v !== null && 'wgsl' in v && 'entry' in v && 'cpu' in v;
 }
 
-// Every kernel module, so that a new one is checked without being listed here.
-const modules = import.meta.glob('../../src/kernels/**/*.ts', { eager: true });
+// Every kernel module and every optimizer (each holds its update kernel), so that a new one is
+// checked without being listed here.
+const modules = import.meta.glob(['../../src/kernels/**/*.ts', '../../src/optim/*.ts'], { eager: true });
 const kernels = [...new Set(Object.values(modules).flatMap((m) => Object.values(m as object).filter(isKernel)))];
 
 describe('WGSL bindings agree with the TypeScript declarations', () => {

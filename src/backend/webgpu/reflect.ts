@@ -63,9 +63,17 @@ export function reflectBindings(kernel: KernelSpec): BindingLayout {
     if (!r) return fail(`binding '${b.name}' is not used by the entry point`);
     if (r.resourceType !== 1) fail(`binding '${b.name}' must be a storage buffer`);
     const t = r.type as unknown as ReflectedType;
-    const elem = t.format?.format ? `${t.format.name}<${t.format.format.name}>` : (t.format?.name ?? t.name);
-    const want = b.lanes === 4 ? `vec4<${b.type}>` : b.type;
-    if (elem !== want) fail(`binding '${b.name}' (@binding(${r.binding})) holds ${elem}, TypeScript declares ${want}`);
+    if (b.fields) {
+      const members = t.members?.map((m) => `${m.name}: ${m.type.name}`) ?? [];
+      const want = b.fields.map((q) => `${q.name}: ${q.type}`);
+      if (members.join(', ') !== want.join(', ')) {
+        fail(`binding '${b.name}' (@binding(${r.binding})) is the struct {${members.join(', ')}}, TypeScript declares {${want.join(', ')}}`);
+      }
+    } else {
+      const elem = t.format?.format ? `${t.format.name}<${t.format.format.name}>` : (t.format?.name ?? t.name);
+      const want = b.lanes === 4 ? `vec4<${b.type}>` : b.type;
+      if (elem !== want) fail(`binding '${b.name}' (@binding(${r.binding})) holds ${elem}, TypeScript declares ${want}`);
+    }
     if (r.access !== b.access) fail(`binding '${b.name}' (@binding(${r.binding})) has access '${r.access}', TypeScript declares '${b.access}'`);
     return r.binding;
   });

@@ -2,6 +2,7 @@ import { type Activation, gradFromOutput } from '../../kernels/activations.js';
 import { matmulLaunch } from '../../kernels/matmul.js';
 import { ONE, type OpDef } from '../op.js';
 import { shapeString, type Tensor } from '../tensor.js';
+import { reshape } from './shape.js';
 
 export interface LinearAttrs {
   readonly act: Activation;
@@ -118,4 +119,21 @@ export const LINEAR_GRAD_WEIGHT: OpDef<{ act: Activation; alpha: number; hasBias
 export function linear(x: Tensor, w: Tensor, b: Tensor | null, act: Activation = 'identity', alpha = 0.01): Tensor {
   const inputs = b ? [x, w, b] : [x, w];
   return x.graph.apply(LINEAR, inputs, { act, alpha, hasBias: b !== null })[0]!;
+}
+
+/**
+ * torch.nn.functional.linear: x [..., in] · Wᵀ + b for any number of leading dims, which are
+ * folded into the rows of one matmul (a view when x is contiguous).
+ */
+export function linearAnyRank(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const label = x.graph.currentLabel;
+  const inF = w.shape[1]!;
+  if (x.shape.length === 0 || x.shape[x.shape.length - 1] !== inF) {
+    throw new Error(`${label}: Linear(${inF}, ${w.shape[0]}) got input ${shapeString(x.shape)}: expected [..., ${inF}]`);
+  }
+  if (x.shape.length === 2) return linear(x, w, b);
+  const lead = x.shape.slice(0, -1);
+  const rows = lead.reduce((p, q) => p * q, 1);
+  const y = linear(reshape(x, [rows, inF]), w, b);
+  return reshape(y, [...lead, w.shape[0]!]);
 }

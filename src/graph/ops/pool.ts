@@ -44,7 +44,7 @@ export interface Pool2dAttrs {
 
 /** torch's repr of an int-or-tuple argument. */
 function show(v: Size2): string {
-  return typeof v === 'number' ? `${v}` : `(${v[0]}, ${v[1]})`;
+  return typeof v === 'number' ? `${v}` : Array.isArray(v) ? `(${v.join(', ')})` : String(v);
 }
 
 function pair(v: Size2, layer: string, option: string, min: number): Pair {
@@ -56,9 +56,10 @@ function pair(v: Size2, layer: string, option: string, min: number): Pair {
   return p;
 }
 
-function checkPadding(layer: string, kernel: Pair, padding: Pair): void {
-  if (padding[0] > Math.floor(kernel[0] / 2) || padding[1] > Math.floor(kernel[1] / 2)) {
-    throw new Error(`${layer}: padding must be at most half of kernel_size, got padding=${show(padding)} with kernel_size=${show(kernel)}`);
+function checkPadding(attrs: Pool2dAttrs, padding: Size2, kernelSize: Size2): void {
+  const [k, p] = [attrs.kernel, attrs.padding];
+  if (p[0] > Math.floor(k[0] / 2) || p[1] > Math.floor(k[1] / 2)) {
+    throw new Error(`${attrs.layer}: padding must be at most half of kernel_size, got padding=${show(padding)} with kernel_size=${show(kernelSize)}`);
   }
 }
 
@@ -66,10 +67,9 @@ function checkPadding(layer: string, kernel: Pair, padding: Pair): void {
 export function maxPool2dAttrs(kernelSize: Size2, { stride, padding = 0, dilation = 1, ceilMode = false }: MaxPool2dOptions = {}): Pool2dAttrs {
   const extra = `${dilation === 1 ? '' : `, dilation=${show(dilation)}`}${ceilMode ? ', ceil_mode=true' : ''}`;
   const layer = `MaxPool2d(kernel_size=${show(kernelSize)}, stride=${show(stride ?? kernelSize)}, padding=${show(padding)}${extra})`;
-  const kernel = pair(kernelSize, layer, 'kernel_size', 1);
   const attrs: Pool2dAttrs = {
     mode: 'max',
-    kernel,
+    kernel: pair(kernelSize, layer, 'kernel_size', 1),
     stride: pair(stride ?? kernelSize, layer, 'stride', 1),
     padding: pair(padding, layer, 'padding', 0),
     dilation: pair(dilation, layer, 'dilation', 1),
@@ -78,7 +78,7 @@ export function maxPool2dAttrs(kernelSize: Size2, { stride, padding = 0, dilatio
     outputSize: [0, 0],
     layer,
   };
-  checkPadding(layer, kernel, attrs.padding);
+  checkPadding(attrs, padding, kernelSize);
   return attrs;
 }
 
@@ -88,10 +88,9 @@ export function avgPool2dAttrs(kernelSize: Size2, options: AvgPool2dOptions = {}
   const extra = `${ceilMode ? ', ceil_mode=true' : ''}${countIncludePad ? '' : ', count_include_pad=false'}`;
   const layer = `AvgPool2d(kernel_size=${show(kernelSize)}, stride=${show(stride ?? kernelSize)}, padding=${show(padding)}${extra})`;
   if ('dilation' in options) throw new Error(`${layer}: average pooling has no dilation (torch.nn.AvgPool2d neither)`);
-  const kernel = pair(kernelSize, layer, 'kernel_size', 1);
   const attrs: Pool2dAttrs = {
     mode: 'avg',
-    kernel,
+    kernel: pair(kernelSize, layer, 'kernel_size', 1),
     stride: pair(stride ?? kernelSize, layer, 'stride', 1),
     padding: pair(padding, layer, 'padding', 0),
     dilation: [1, 1],
@@ -100,7 +99,7 @@ export function avgPool2dAttrs(kernelSize: Size2, options: AvgPool2dOptions = {}
     outputSize: [0, 0],
     layer,
   };
-  checkPadding(layer, kernel, attrs.padding);
+  checkPadding(attrs, padding, kernelSize);
   return attrs;
 }
 

@@ -1,5 +1,5 @@
 import { checkKeys, fail, integer, real } from './checks.js';
-import { LRScheduler, type OptimizerLike } from './scheduler.js';
+import { LRScheduler, type OptimizerLike, type StepSignal } from './scheduler.js';
 
 export interface BoldDriverOptions {
   /** Multiplier after a loss that did not rise; >= 1. Default 1.05. */
@@ -22,10 +22,10 @@ export interface BoldDriverOptions {
  * reference. A loss that is NaN or infinite counts as a rise and is not kept as the reference.
  * Unlike the classic form, the step that raised the loss is not undone.
  *
- * Losses come back from the GPU asynchronously, a few steps late. So the trainer calls
- * `observeLoss(L_n)` when step n's loss resolves, in step order, and the new rate applies from
- * the next step it enqueues: with a lag of k steps, the rate of step m depends on the losses of
- * steps 0..m−1−k. `step()` only counts steps (`lastEpoch`); it does not change the rate.
+ * Losses come back from the GPU asynchronously, a few steps late. So the trainer calls the
+ * `onRecord` hook, hence `observeLoss(L_n)`, when step n's loss resolves, in step order, and the
+ * new rate applies from the next step it enqueues: with a lag of k steps, the rate of step m
+ * depends on the losses of steps 0..m−1−k. `step()` only counts steps (`lastEpoch`); it does not change the rate.
  *
  * With lr0 = 0.1 and the defaults, losses 1.0, 0.9, 0.8, 0.85, 0.7 give rates
  * 0.1 (reference), 0.105, 0.11025, 0.055125, 0.05788125.
@@ -55,6 +55,16 @@ export class BoldDriver extends LRScheduler {
   /** Counts one optimizer step; the rate changes only in `observeLoss`. */
   step(): void {
     this.lastEpoch += 1;
+  }
+
+  /** Training hook: counts the step. */
+  afterStep(): void {
+    this.step();
+  }
+
+  /** Training hook: observes each step's loss as it arrives. */
+  onRecord(record: StepSignal): void {
+    this.observeLoss(record.loss);
   }
 
   /** Takes the next step's loss, in step order, and adjusts the rates for the steps to come. */

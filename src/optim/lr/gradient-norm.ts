@@ -1,5 +1,5 @@
 import { checkKeys, real } from './checks.js';
-import { LRScheduler, type OptimizerLike } from './scheduler.js';
+import { type DeviceSchedule, LRScheduler, type OptimizerLike } from './scheduler.js';
 
 export interface GradientNormLROptions {
   /** Exponent of the norm; >= 0. */
@@ -14,11 +14,12 @@ export interface GradientNormLROptions {
  *     lr(t) = lr0 / max(||g_t||, eps)^gamma
  *
  * where ||g_t|| is the L2 norm over all parameters' gradients of step t itself (including the
- * L1/L2 penalty terms, measured before any clipping). That norm lives on the GPU and is only known inside the step, so the
- * trainer's update kernel multiplies the base rate by `GradientNormLR.factor(norm, gamma, eps)`
- * there, with no wait on the CPU. This class only carries the settings: `group.lr` stays at the
- * base rate lr0 (and `getLastLr()` reports it); the trainer reads `gradientNormGamma` and `eps`
- * to build the step. A NaN norm gives a NaN rate.
+ * L1/L2 penalty terms, measured before any clipping). That norm lives on the GPU and is only
+ * known inside the step, so the trainer's update kernel multiplies the base rate by
+ * `GradientNormLR.factor(norm, gamma, eps)` there, with no wait on the CPU. This class only
+ * carries the settings: `group.lr` stays at the base rate lr0 (and `getLastLr()` reports it);
+ * its `onDevice()` hook hands `gradientNormGamma` and `eps` to the trainer, which builds them
+ * into the step. A NaN norm gives a NaN rate.
  *
  * With lr0 = 0.1 and gamma = 1: ||g|| = 2 gives lr 0.05, ||g|| = 0.5 gives 0.2; with gamma = 0.5,
  * ||g|| = 4 gives 0.05.
@@ -51,6 +52,16 @@ export class GradientNormLR extends LRScheduler {
   /** Counts the step; the base rates stay. */
   step(): void {
     this.lastEpoch += 1;
+  }
+
+  /** Training hook: counts the step. */
+  afterStep(): void {
+    this.step();
+  }
+
+  /** Training hook: the scaling the trainer's update kernel applies inside every step. */
+  onDevice(): DeviceSchedule {
+    return { gradNormLR: { gamma: this.gradientNormGamma, eps: this.eps } };
   }
 
   lrAt(_step: number): never {

@@ -1,5 +1,7 @@
 /** Learning-rate schedules (`optim.lr`): torch.optim.lr_scheduler semantics, plus signal-driven ones. */
-export { type OptimizerLike, LRScheduler, ClosedFormLR } from './scheduler.js';
+export {
+  ClosedFormLR, type DeviceSchedule, type EpochSignal, LRScheduler, type OptimizerLike, type StepSignal, type TrainingHooks,
+} from './scheduler.js';
 export { StepLR, type StepLROptions } from './step.js';
 export { MultiStepLR, type MultiStepLROptions } from './multi-step.js';
 export { ExponentialLR, type ExponentialLROptions } from './exponential.js';

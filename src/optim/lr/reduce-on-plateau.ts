@@ -1,5 +1,5 @@
 import { checkKeys, fail, integer, oneOf, perGroup, real } from './checks.js';
-import { decodeNumber, encodeNumber, LRScheduler, type OptimizerLike } from './scheduler.js';
+import { decodeNumber, encodeNumber, type EpochSignal, LRScheduler, type OptimizerLike } from './scheduler.js';
 
 export interface ReduceLROnPlateauOptions {
   /** 'min': the metric should fall (a loss); 'max': it should rise (an accuracy). Default 'min'. */
@@ -99,6 +99,15 @@ export class ReduceLROnPlateau extends LRScheduler {
       this.numBadEpochs = 0;
     }
     this.lastLr = this.optimizer.paramGroups.map((g) => g.lr);
+  }
+
+  /**
+   * Training hook: `Trainer.fit` steps the schedule once per epoch on the validation loss, or on
+   * the epoch's mean training loss without a validation set. In a loop of your own, call
+   * `step(metric)` yourself instead.
+   */
+  afterEpoch(summary: EpochSignal): void {
+    this.step(summary.validation ? summary.validation.loss : summary.loss);
   }
 
   private reduce(): void {

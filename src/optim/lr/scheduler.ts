@@ -10,6 +10,48 @@
  */
 import { fail, integer, show } from './checks.js';
 
+/** A training step's outcome, as the Trainer reports it to a schedule (a `StepRecord`). */
+export interface StepSignal {
+  readonly step: number;
+  /** The step's training loss (dropout active, penalties excluded). */
+  readonly loss: number;
+}
+
+/** An epoch's outcome, as `fit` reports it to a schedule (an `EpochSummary`). */
+export interface EpochSignal {
+  readonly epoch: number;
+  /** Mean training loss over the epoch's steps. */
+  readonly loss: number;
+  /** The held-out result when `fit` was given a validation set. */
+  readonly validation: { readonly loss: number } | null;
+}
+
+/** What a schedule asks the Trainer to compute on the device, inside each step. */
+export interface DeviceSchedule {
+  /** Multiply every group's rate by 1 / max(||g||, eps)^gamma of the step's own gradient. */
+  readonly gradNormLR?: { readonly gamma: number; readonly eps: number };
+}
+
+/**
+ * How a schedule takes part in training. The Trainer (and `Trainer.fit`) calls these hooks and
+ * knows nothing else of a schedule, so a schedule of your own only needs the hooks it uses:
+ *
+ * - `afterStep()`: right after each step is enqueued, before its loss is known; a rate set here
+ *   is the next step's (closed-form schedules advance here).
+ * - `onRecord(record)`: with each step's record, in step order, as it arrives from the device a
+ *   step or two late (BoldDriver reads the loss).
+ * - `afterEpoch(summary)`: by `fit` after each epoch, before `onEpoch` (ReduceLROnPlateau steps on
+ *   the validation loss, else the epoch's mean training loss).
+ * - `onDevice()`: once, when the Trainer plans its update, for work done inside the step
+ *   (GradientNormLR scales the rate by the gradient norm with no wait on the host).
+ */
+export interface TrainingHooks {
+  afterStep?(): void;
+  onRecord?(record: StepSignal): void;
+  afterEpoch?(summary: EpochSignal): void;
+  onDevice?(): DeviceSchedule;
+}
+
 /** The part of an optimizer a schedule needs: one learning rate per parameter group. */
 export interface OptimizerLike {
   readonly paramGroups: { lr: number }[];
@@ -55,7 +97,7 @@ function numbers(schedule: string, key: string, value: unknown, length: number):
   return value.slice();
 }
 
-export abstract class LRScheduler {
+export abstract class LRScheduler implements TrainingHooks {
   readonly optimizer: OptimizerLike;
   /** The schedule's name, used in error messages and to tag its state dict. */
   readonly name: string;
@@ -153,6 +195,11 @@ export abstract class ClosedFormLR extends LRScheduler {
 
   step(): void {
     this.seek(this.lastEpoch + 1);
+  }
+
+  /** Training hook: one `step()` per training step. */
+  afterStep(): void {
+    this.step();
   }
 
   /**

@@ -1,2 +1,2 @@
-// Kept only for twins/matmul.ts until it moves into src/kernels/matmul.ts.
+// Kept only for the kernels that still import it (matmul, conv2d); the twins live in src/kernels/activations.ts.
 export { actForward, actGrad, erfApprox } from '../../../kernels/activations.js';
