@@ -149,59 +149,126 @@ fn dy_eff(at: u32) -> f32 {
   return v;
 }
 
-// The output row (column) of tap offset `t` over input row (column) `p`, or -1 where no output
-// pixel's tap lands there: t = p + pad - tap * dil must be a non-negative multiple of the stride
-// whose quotient is an output index.
-fn tap_source(t: i32, stride: u32, size: u32) -> i32 {
-  if (t < 0 || u32(t) % stride != 0u || u32(t) / stride >= size) {
-    return -1;
-  }
-  return i32(u32(t) / stride);
-}
-
-// One element of A (row r, depth kk) of group g, zero outside the matrix.
-fn load_a(g: u32, r: u32, kk: u32) -> f32 {
-  if (r >= gemm_m() || kk >= gemm_k()) {
+// dy_eff at the output pixel whose tap (i, j) reads input pixel (ih, iw), or 0 where none does:
+// ih + pad_h - i * dil_h must be a non-negative multiple of stride_h whose quotient is an output
+// row, and likewise along w.
+fn dy_through_tap(n: u32, co: u32, ih: u32, iw: u32, i: u32, j: u32) -> f32 {
+  let th = i32(ih + params.pad_h) - i32(i * params.dil_h);
+  let tw = i32(iw + params.pad_w) - i32(j * params.dil_w);
+  if (th < 0 || tw < 0) {
     return 0.0;
   }
+  let oh = u32(th) / params.stride_h;
+  let ow = u32(tw) / params.stride_w;
+  if (oh * params.stride_h != u32(th) || ow * params.stride_w != u32(tw) || oh >= params.out_h || ow >= params.out_w) {
+    return 0.0;
+  }
+  return dy_eff(((n * params.c_out + co) * params.out_h + oh) * params.out_w + ow);
+}
+
+fn tile_rows() -> u32 {
+  return wg_y * 8u;
+}
+
+fn tile_cols() -> u32 {
+  return wg_x * 16u;
+}
+
+// Row r of the A tile: A[row, k0 .. k0 + tile_k) of group g, zero outside the matrix. Along K the
+// element index grows by one and jumps by `gap` every `period` elements, so the walk needs two
+// divisions per row instead of two per element:
+//   mode 0  weight[(g cout_g + row) K + k]                      (contiguous)
+//   mode 1  weight[((g cout_g + co) cin_g + row) taps + t]      k = (co, t): gap (cin_g - 1) taps
+//   mode 2  dy[(n c_out + g cout_g + row) P + s]                k = (n, s):  gap (c_out - 1) P
+fn fill_a_row(g: u32, r: u32, row: u32, k0: u32) {
+  let depth = gemm_k();
+  let inside = row < gemm_m();
+  var period = depth;
+  var gap = 0u;
+  var idx = (g * cout_g() + row) * depth + k0;
   if (mode == 1u) {
-    let co = kk / taps();
-    return weight[((g * cout_g() + co) * cin_g() + r) * taps() + kk % taps()];
+    period = taps();
+    gap = (cin_g() - 1u) * taps();
+    idx = ((g * cout_g() + k0 / period) * cin_g() + row) * period + k0 % period;
   } else if (mode == 2u) {
-    let n = kk / out_pixels();
-    return dy_eff((n * params.c_out + g * cout_g() + r) * out_pixels() + kk % out_pixels());
+    period = out_pixels();
+    gap = (params.c_out - 1u) * period;
+    idx = ((k0 / period) * params.c_out + g * cout_g() + row) * period + k0 % period;
   }
-  return weight[(g * cout_g() + r) * gemm_k() + kk];
+  var pos = k0 % period;
+  for (var kk = 0u; kk < tile_k; kk++) {
+    var v = 0.0;
+    if (inside && k0 + kk < depth) {
+      if (mode == 2u) {
+        v = dy_eff(idx);
+      } else {
+        v = weight[idx];
+      }
+    }
+    a_tile[kk * (tile_rows() / 4u) + r / 4u][r % 4u] = v;
+    idx++;
+    pos++;
+    if (pos == period) {
+      pos = 0u;
+      idx += gap;
+    }
+  }
 }
 
-// One element of B (depth kk, column c) of group g, zero outside the matrix.
-fn load_b(g: u32, kk: u32, c: u32) -> f32 {
-  if (kk >= gemm_k() || c >= gemm_n()) {
-    return 0.0;
-  }
-  if (mode == 1u) {
-    let co = kk / taps();
-    let t = kk % taps();
-    let n = c / in_pixels();
-    let s = c % in_pixels();
-    let oh = tap_source(i32(s / params.in_w + params.pad_h) - i32((t / params.k_w) * params.dil_h), params.stride_h, params.out_h);
-    let ow = tap_source(i32(s % params.in_w + params.pad_w) - i32((t % params.k_w) * params.dil_w), params.stride_w, params.out_w);
-    if (oh < 0 || ow < 0) {
-      return 0.0;
-    }
-    return dy_eff(((n * params.c_out + g * cout_g() + co) * params.out_h + u32(oh)) * params.out_w + u32(ow));
-  }
-  // Modes 0 and 2 read the same input windows, with the roles of K and the columns swapped.
-  var pixel = c;
-  var tap = kk;
+// Column c of the B tile: B[k0 .. k0 + tile_k), col] of group g, zero outside the matrix. Each
+// element pairs a pixel (n, ph, pw) with a tap (ch, i, j) of channel ch of the group: an output
+// pixel and an input channel in modes 0 and 2 (an input window), an input pixel and an output
+// channel in mode 1 (dy gathered through the tap). The column fixes one of the two and K walks
+// the other by carries, so that the divisions are per column, not per element.
+fn fill_b_column(g: u32, c: u32, col: u32, k0: u32) {
+  let depth = gemm_k();
+  let inside = col < gemm_n();
+  var pixel = col;
+  var tap = k0;
   if (mode == 2u) {
-    pixel = kk;
-    tap = c;
+    pixel = k0;
+    tap = col;
   }
-  let n = pixel / out_pixels();
-  let s = pixel % out_pixels();
-  let t = tap % taps();
-  return x_window(n, g * cin_g() + tap / taps(), s / params.out_w, s % params.out_w, t / params.k_w, t % params.k_w);
+  let row_w = select(params.out_w, params.in_w, mode == 1u);
+  let plane = select(out_pixels(), in_pixels(), mode == 1u);
+  var n = pixel / plane;
+  var ph = pixel % plane / row_w;
+  var pw = pixel % row_w;
+  var ch = tap / taps();
+  var i = tap % taps() / params.k_w;
+  var j = tap % params.k_w;
+  for (var kk = 0u; kk < tile_k; kk++) {
+    var v = 0.0;
+    if (inside && k0 + kk < depth) {
+      if (mode == 1u) {
+        v = dy_through_tap(n, g * cout_g() + ch, ph, pw, i, j);
+      } else {
+        v = x_window(n, g * cin_g() + ch, ph, pw, i, j);
+      }
+    }
+    b_tile[kk * (tile_cols() / 4u) + c / 4u][c % 4u] = v;
+    if (mode == 2u) {
+      pw++;
+      if (pw == params.out_w) {
+        pw = 0u;
+        ph++;
+        if (ph == params.out_h) {
+          ph = 0u;
+          n++;
+        }
+      }
+    } else {
+      j++;
+      if (j == params.k_w) {
+        j = 0u;
+        i++;
+        if (i == params.k_h) {
+          i = 0u;
+          ch++;
+        }
+      }
+    }
+  }
 }
 
 // C[r, c] of group g into its tensor, skipped outside the matrix.
@@ -250,8 +317,8 @@ fn outer(a: vec4f, b: vec4f) -> mat4x4f {
 fn conv2d(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
           @builtin(local_invocation_index) lindex: u32) {
   let threads = wg_x * wg_y;
-  let tile_m = wg_y * 8u;
-  let tile_n = wg_x * 16u;
+  let tile_m = tile_rows();
+  let tile_n = tile_cols();
   let g = wid.z;
   let row0 = wid.y * tile_m;
   let col0 = wid.x * tile_n;
@@ -263,24 +330,13 @@ fn conv2d(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
   var acc: array<mat4x4f, 8>;
   var rs: array<vec4f, 2>;
   for (var k0 = 0u; k0 < depth_k; k0 += tile_k) {
-    // Consecutive invocations load consecutive addresses: A runs along K in every mode; B along
-    // its columns (output or input pixels), except in mode 2 where K is the pixel axis.
-    for (var e = lindex; e < tile_m * tile_k; e += threads) {
-      let r = e / tile_k;
-      let kk = e % tile_k;
-      a_tile[kk * (tile_m / 4u) + r / 4u][r % 4u] = load_a(g, row0 + r, k0 + kk);
+    // Each invocation fills whole rows of A and columns of B; at each depth, neighbouring
+    // invocations read neighbouring rows and columns (output or input pixels in modes 0 and 1).
+    for (var r = lindex; r < tile_m; r += threads) {
+      fill_a_row(g, r, row0 + r, k0);
     }
-    for (var e = lindex; e < tile_n * tile_k; e += threads) {
-      var c: u32;
-      var kk: u32;
-      if (mode == 2u) {
-        c = e / tile_k;
-        kk = e % tile_k;
-      } else {
-        c = e % tile_n;
-        kk = e / tile_n;
-      }
-      b_tile[kk * (tile_n / 4u) + c / 4u][c % 4u] = load_b(g, k0 + kk, col0 + c);
+    for (var c = lindex; c < tile_n; c += threads) {
+      fill_b_column(g, c, col0 + c, k0);
     }
     workgroupBarrier();
 

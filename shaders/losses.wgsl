@@ -30,7 +30,7 @@
 //     loss = s · Σ_i term_i, with s = 1 / n for 'mean'.
 //
 //   scale_grad:       grad[i] = factor · g · unit[i]            (factor −1: the target of mse, l1)
-//   bce_target_grad:  grad[i] = g · s · (−x + (w − 1) softplus(−x))     (d bce / d y)
+//   bce_target_grad:  grad[i] = g · s · (−x + (w − 1) softplus(−x))     (d bce / d y; no y in it)
 //   with g = gout[0] when has_gout, else 1.
 //
 // Bindings (by name):

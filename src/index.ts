@@ -16,6 +16,7 @@ export type { Backend, BackendKind } from './backend/backend.js';
 export { createDevice, type Device, type DeviceOptions } from './device.js';
 export * as data from './data/index.js';
 export * as nn from './nn/index.js';
+export { Tensor, type TensorLike } from './graph/tensor.js';
 export * as optim from './optim/index.js';
 export type { EpochSummary, FitOptions } from './train/fit.js';
 export type { Batched } from './train/batch.js';

@@ -118,6 +118,8 @@ export async function runOp(
   const info = g.inputs.get(STEP_INFO);
   if (info) bound.set(info, buffer(new Int32Array([seed, step, 0, 0]), 'step_info'));
   for (const [b, t] of g.buffers) bound.set(t, buffer(b.data.slice(), b.name));
+  // Parameters of modules called inside `build` (not inputs of the check): their current values.
+  for (const [p, t] of g.params) if (!bound.has(t)) bound.set(t, buffer(p.data.slice(), p.name));
   const gradTensors = grads.filter((d): d is Tensor => d !== null);
   const outputs = [...dense, ...(lossT ? [lossT] : []), ...gradTensors];
   const compiled = compileGraph(backend, { graph: g, bound, outputs, label: 'op-check', poison: true });

@@ -1,4 +1,4 @@
-import type { ModuleBuffer, Parameter } from './parameter.js';
+import { ModuleBuffer, Parameter } from './parameter.js';
 import type { OpDef } from './op.js';
 import * as act from './ops/activation.js';
 import * as mm from './ops/matmul.js';
@@ -116,10 +116,10 @@ export class Tensor {
   clamp(min?: number, max?: number): Tensor {
     return pw.clamp(this, min ?? -Infinity, max ?? Infinity);
   }
-  maximum(other: Tensor): Tensor {
+  maximum(other: TensorLike): Tensor {
     return pw.maximum(this, other);
   }
-  minimum(other: Tensor): Tensor {
+  minimum(other: TensorLike): Tensor {
     return pw.minimum(this, other);
   }
   /** Comparisons give 1 where they hold and 0 elsewhere, as a float tensor (no gradient). */
@@ -142,11 +142,11 @@ export class Tensor {
     return pw.compare(this, other, 'ne');
   }
   /** torch.Tensor.where: this where `condition` is non-zero, else `other`. */
-  where(condition: Tensor, other: Operand): Tensor {
+  where(condition: TensorLike, other: Operand): Tensor {
     return pw.where(condition, this, other);
   }
   /** `value` where `mask` is non-zero. */
-  maskedFill(mask: Tensor, value: number): Tensor {
+  maskedFill(mask: TensorLike, value: number): Tensor {
     return pw.maskedFill(this, mask, value);
   }
   /** An integer tensor (ids, labels) as floats. */
@@ -179,8 +179,8 @@ export class Tensor {
 
   // Products.
   /** torch.matmul: vectors, matrices and broadcast batches of them. */
-  matmul(other: Tensor): Tensor {
-    return mm.matmul(this, other);
+  matmul(other: TensorLike): Tensor {
+    return mm.matmul(this, toTensor(this.graph, other));
   }
   /** The transpose of a matrix (rank ≤ 2), as torch.Tensor.t. */
   t(): Tensor {
@@ -340,6 +340,17 @@ export class Graph {
     }
   }
 
+  /** Runs `body` with the labels replaced by `path` (a module's full path), then restores them. */
+  scopeAt<T>(path: string, body: () => T): T {
+    const saved = this.labels.splice(0);
+    this.labels.push(path);
+    try {
+      return body();
+    } finally {
+      this.labels.splice(0, this.labels.length, ...saved);
+    }
+  }
+
   get currentLabel(): string {
     return this.labels.filter(Boolean).join('.') || 'graph';
   }
@@ -413,6 +424,17 @@ export class Graph {
   private dense(t: Tensor, label: string): Tensor {
     return this.apply(CONTIGUOUS, [t], {}, label)[0]!;
   }
+}
+
+/** Tensors, or parameters and buffers of a module, which stand for their tensor in `g`. */
+export type TensorLike = Tensor | Parameter;
+
+/** The tensor of `v` in graph `g`: a parameter or module buffer becomes its graph tensor. */
+export function toTensor(g: Graph, v: TensorLike): Tensor {
+  if (v instanceof ModuleBuffer) return g.buffer(v);
+  if (v instanceof Parameter) return g.param(v);
+  if (!(v instanceof Tensor)) throw new Error(`${g.currentLabel}: expected a tensor or a parameter, got ${String(v)}`);
+  return v;
 }
 
 export function shapeString(shape: readonly number[]): string {

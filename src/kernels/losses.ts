@@ -291,19 +291,19 @@ function bceTargetGradTwin({ buffers, params: p, overrides }: CpuInvocation): vo
   }
 }
 
-/** d bce / d y = g · s · (−x + (w − 1) softplus(−x)). Bindings as pointwise_loss's, plus gout and grad. */
+/** d bce / d y = g · s · (−x + (w − 1) softplus(−x)), which does not depend on y. Bindings: x, pos_weights and gout as pointwise_loss's, grad (read_write, f32 [n]). */
 export const bceTargetGrad: KernelSpec = {
   name: 'bce_target_grad',
   wgsl,
   entry: 'bce_target_grad',
   params,
-  bindings: [read('x'), read('y'), read('pos_weights'), read('gout'), write('grad')],
+  bindings: [read('x'), read('pos_weights'), read('gout'), write('grad')],
   overrides: { wg: WG, mean: 1, pos_vector: 0, has_gout: 0 },
   cpu: bceTargetGradTwin,
 };
 
 export function bceTargetGradLaunch(
-  bindings: { x: BufferView; y: BufferView; pos_weights: BufferView; gout: BufferView | null; dummy: BufferView; grad: BufferView },
+  bindings: { x: BufferView; pos_weights: BufferView; gout: BufferView | null; dummy: BufferView; grad: BufferView },
   n: number,
   reduction: Reduction,
   posWeight: PositiveWeight = { scalar: 1 },
@@ -311,11 +311,11 @@ export function bceTargetGradLaunch(
 ): Launch {
   const vector = 'period' in posWeight;
   return launch(bceTargetGrad, {
-    bindings: { x: bindings.x, y: bindings.y, pos_weights: bindings.pos_weights, gout: bindings.gout ?? bindings.dummy, grad: bindings.grad },
+    bindings: { x: bindings.x, pos_weights: bindings.pos_weights, gout: bindings.gout ?? bindings.dummy, grad: bindings.grad },
     params: lossParams({ n, ...(vector ? { classes: posWeight.period } : { pos_weight: posWeight.scalar }) }),
     overrides: { mean: reduction === 'mean' ? 1 : 0, pos_vector: vector ? 1 : 0, has_gout: bindings.gout ? 1 : 0 },
     threads: n,
-    needs: { x: n, y: n, grad: n, ...(bindings.gout ? { gout: 1 } : {}), ...(vector ? { pos_weights: posWeight.period } : {}) },
+    needs: { x: n, grad: n, ...(bindings.gout ? { gout: 1 } : {}), ...(vector ? { pos_weights: posWeight.period } : {}) },
     ...(label !== undefined ? { label } : {}),
   });
 }

@@ -285,10 +285,10 @@ export function pool2dGradLaunch(
   if (mode === 'max' && !bindings.x) throw new Error(`${label ?? 'max_pool2d_grad'}: max pooling's backward needs x`);
   const needs: Record<string, number> = { dy: geom.planes * geom.oh * geom.ow, dx: count };
   if (mode === 'max') needs.x = count;
-  const given = mode === 'max' ? bindings : { dy: bindings.dy, dx: bindings.dx };
+  const given: Record<string, BufferView> = mode === 'max' ? { x: bindings.x!, dy: bindings.dy, dx: bindings.dx } : { dy: bindings.dy, dx: bindings.dx };
   const overrides = overridesOf(mode, countIncludePad);
   return launch(BACKWARD[mode], {
-    bindings: given as Record<string, BufferView>,
+    bindings: given,
     params: paramsOf(geom, count),
     ...(overrides ? { overrides } : {}),
     threads: count,

@@ -126,15 +126,26 @@ export function reducePlan(shape: readonly number[], dims: readonly number[], la
   return { nOut, nRed, nIn, layout };
 }
 
-/** Σ_k idx_k · stride_k for index q row-major over extents key0..key5, as the shader computes. */
-function offsetOf(q: number, p: Readonly<Record<string, number>>, extentKey: string, strideKey: string): number {
+/** The six values key0..key5 of the uniform. */
+function axes(p: Readonly<Record<string, number>>, key: string): number[] {
+  return AXES.map((a) => p[`${key}${a}`]!);
+}
+
+/** Σ_k idx_k · stride_k for index q row-major over `extents`, as the shader computes it. */
+function offsetOf(q: number, extents: readonly number[], strides: readonly number[]): number {
   let off = 0;
   for (let a = MAX_RANK - 1; a > 0; a--) {
-    const n = p[`${extentKey}${a}`]!;
-    off += (q % n) * p[`${strideKey}${a}`]!;
+    const n = extents[a]!;
+    off += (q % n) * strides[a]!;
     q = Math.floor(q / n);
   }
-  return off + q * p[`${strideKey}0`]!;
+  return off + q * strides[0]!;
+}
+
+/** The offsets in x of reduced indices 0 .. n_red - 1, and a function giving each output's first. */
+function walk(p: Readonly<Record<string, number>>): { offs: number[]; base: (o: number) => number } {
+  const [r, rs, k, ks] = [axes(p, 'r'), axes(p, 'rs'), axes(p, 'k'), axes(p, 'ks')];
+  return { offs: Array.from({ length: p.n_red! }, (_, i) => offsetOf(i, r, rs)), base: (o) => offsetOf(o, k, ks) };
 }
 
 /** Output elements (rows) a launch of `workgroups` covers, `wg / lanes` per workgroup. */
@@ -167,13 +178,13 @@ function cpuReduce(call: CpuInvocation): void {
   const lanes = call.overrides.lanes!;
   const nRed = p.n_red!;
   const scale = f32(p.scale!);
-  const offs = Array.from({ length: nRed }, (_, r) => offsetOf(r, p, 'r', 'rs'));
+  const { offs, base: baseOf } = walk(p);
   const partial = new Float32Array(lanes);
   const fromFirst = op === REDUCE_OPS.max || op === REDUCE_OPS.min;
   const anchored = op === REDUCE_OPS.sqDev || op === REDUCE_OPS.countEq;
   const rows = rowsCovered(call, p.n_out!);
   for (let o = 0; o < rows; o++) {
-    const base = offsetOf(o, p, 'k', 'ks');
+    const base = baseOf(o);
     const ref = anchored ? anchor![o]! : 0;
     for (let lane = 0; lane < lanes; lane++) {
       let acc = fromFirst ? x![base]! : 0;
@@ -199,12 +210,12 @@ function cpuArgmax(call: CpuInvocation): void {
   const p = call.params;
   const lanes = call.overrides.lanes!;
   const nRed = p.n_red!;
-  const offs = Array.from({ length: nRed }, (_, r) => offsetOf(r, p, 'r', 'rs'));
+  const { offs, base: baseOf } = walk(p);
   const best = new Float32Array(lanes);
   const at = new Uint32Array(lanes);
   const rows = rowsCovered(call, p.n_out!);
   for (let o = 0; o < rows; o++) {
-    const base = offsetOf(o, p, 'k', 'ks');
+    const base = baseOf(o);
     for (let lane = 0; lane < lanes; lane++) {
       best[lane] = x![base]!;
       at[lane] = 0;
@@ -236,8 +247,9 @@ function cpuGrad(call: CpuInvocation): void {
   const scale = f32(p.scale!);
   const [gx, gy, gz] = call.workgroups;
   const n = Math.min(p.n_in!, gx * gy * gz * call.overrides.wg!);
+  const [e, os] = [axes(p, 'e'), axes(p, 'os')];
   for (let i = 0; i < n; i++) {
-    const o = offsetOf(i, p, 'e', 'os');
+    const o = offsetOf(i, e, os);
     const g = unit ? 1 : dy![o]!;
     if (mode === GRAD_MODES.tie) dx![i] = x![i] === y![o] ? g / count![o]! : 0;
     else if (mode === GRAD_MODES.deviation) dx![i] = f32(scale * f32(x![i]! - y![o]!)) * g;

@@ -1,8 +1,14 @@
-export { GELU, Identity, LeakyReLU, ReLU, Sigmoid, Tanh } from './activation.js';
-export { Flatten, Residual, Sequential } from './container.js';
+export { GELU, Identity, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh } from './activation.js';
+export { Flatten, ModuleDict, ModuleList, Residual, Sequential } from './container.js';
+export { Conv2d } from './conv.js';
 export { Dropout } from './dropout.js';
+export { Embedding } from './embedding.js';
+export * as functional from './functional.js';
+export * as init from './init.js';
 export { manualSeed } from './init.js';
 export { Linear, type LinearOptions } from './linear.js';
-export { CrossEntropyLoss, type Loss, MSELoss } from './loss.js';
+export { BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, type Loss, MSELoss } from './loss.js';
 export { Module } from './module.js';
-export { Parameter } from '../graph/parameter.js';
+export { BatchNorm1d, BatchNorm2d, LayerNorm } from './norm.js';
+export { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from './pool.js';
+export { ModuleBuffer as Buffer, Parameter } from '../graph/parameter.js';

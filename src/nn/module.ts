@@ -156,17 +156,17 @@ function fieldsOf(m: Module): [string, unknown][] {
 }
 
 /**
- * Runs `body` with every module's `forward` scoped by its path in the graph's labels, so that an
- * error raised deep in a user-defined module names the layer (`blocks.1.attn`). The wrappers are
+ * Runs `body` with every module's `forward` scoped by its full path in the graph's labels, so that
+ * an error raised deep in a user-defined module names the layer (`blocks.1.attn`), however its
+ * forward was reached (through a ModuleList, a ModuleDict, or a direct call). The wrappers are
  * own properties that shadow the prototype's `forward` and are removed afterwards.
  */
 export function withModuleScopes<T>(model: Module, body: () => T): T {
   const wrapped: Module[] = [];
   for (const [path, m] of model.namedModules()) {
     if (Object.prototype.hasOwnProperty.call(m, 'forward')) continue;
-    const name = path.split('.').pop()!;
     const forward = m.forward;
-    const scoped = (...args: Tensor[]): Tensor => args[0]!.graph.scope(name, () => forward.apply(m, args as [Tensor, ...Tensor[]]));
+    const scoped = (...args: Tensor[]): Tensor => args[0]!.graph.scopeAt(path, () => forward.apply(m, args as [Tensor, ...Tensor[]]));
     Object.defineProperty(m, 'forward', { value: scoped, configurable: true, enumerable: false, writable: true });
     wrapped.push(m);
   }

@@ -102,7 +102,7 @@ export class BatchNorm1d extends BatchNormBase {
 
   protected contract(): InputContract {
     const C = this.numFeatures;
-    return { ranks: [2, 3], layout: `[batch, ${C}] or [batch, ${C}, L]` };
+    return { channels: C, ranks: [2, 3], layout: `[batch, ${C}] or [batch, ${C}, L]` };
   }
 }
 
@@ -113,7 +113,7 @@ export class BatchNorm2d extends BatchNormBase {
   }
 
   protected contract(): InputContract {
-    return { ranks: [4], layout: `[batch, ${this.numFeatures}, H, W]` };
+    return { channels: this.numFeatures, ranks: [4], layout: `[batch, ${this.numFeatures}, H, W]` };
   }
 }
 

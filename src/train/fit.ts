@@ -1,11 +1,18 @@
-import { batches } from '../data/batches.js';
-import type { Dataset } from '../data/dataset.js';
-import { ReduceLROnPlateau } from '../optim/lr/reduce-on-plateau.js';
+import { epochBatches, type Samples } from './batch.js';
 import type { StepRecord, Trainer } from './trainer.js';
 
 export interface FitOptions {
-  epochs: number;
+  /**
+   * Whole passes over the samples. May be left out when `maxSteps` is given: training then runs
+   * epoch after epoch until `maxSteps`.
+   */
+  epochs?: number;
   batchSize: number;
+  /**
+   * Stop once this many steps have run in this call, in total over the epochs. An epoch cut
+   * short is summarised (and validated) like a whole one, with its `steps` fewer.
+   */
+  maxSteps?: number;
   /** Visit the samples in a new seeded order every epoch (default true). */
   shuffle?: boolean;
   /** Seed of the shuffles; epoch e uses seed + e (default 0). */
@@ -13,7 +20,7 @@ export interface FitOptions {
   /** Skip each epoch's last, smaller batch, so only one batch size is compiled (default false). */
   dropLast?: boolean;
   /** Evaluated after every epoch; its loss also drives ReduceLROnPlateau. */
-  validation?: Dataset;
+  validation?: Samples;
   /** Called with every step's record, in order, as it arrives from the device. */
   onStep?: (record: StepRecord) => void;
   /** Called after every epoch; may be async (the next epoch waits for it). */
@@ -25,6 +32,21 @@ export interface FitOptions {
    * and records keep arriving (default 16).
    */
   syncEvery?: number;
+  /**
+   * Milliseconds `fit` may hold the thread before it yields between two steps. On a page's main
+   * thread, about one frame (16) keeps the page painting and answering input while it trains:
+   * the CPU backend computes inside every step, and even WebGPU steps are enqueued back to back
+   * without a pause. Default: no yields beyond the `syncEvery` waits, or 16 when `onYield` is
+   * given.
+   */
+  yieldEvery?: number;
+  /**
+   * How `fit` yields, awaited between steps once `yieldEvery` ms have passed since the last yield
+   * (or the start). Default: a macrotask (`setTimeout(..., 0)`), which lets the browser paint and
+   * run input handlers; pass `() => new Promise((r) => requestAnimationFrame(() => r()))` to wait
+   * for the next frame, or any async work of your own (the `signal` is checked after it).
+   */
+  onYield?: () => void | Promise<void>;
 }
 
 export interface EpochSummary {
@@ -38,29 +60,49 @@ export interface EpochSummary {
   readonly seconds: number;
 }
 
+const macrotask = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+
+/** An integer >= min, or Infinity (no bound); an error names the option. */
+function count(name: string, value: number, min: number): number {
+  if (value === Infinity || (Number.isInteger(value) && value >= min)) return value;
+  throw new Error(`fit: ${name} must be an integer >= ${min}, got ${value}`);
+}
+
 /**
  * The training loop behind `Trainer.fit`: shuffled batches, steps enqueued without waiting, a
- * bounded number in flight, records and epoch summaries reported as they come.
+ * bounded number in flight, records and epoch summaries reported as they come, the thread given
+ * back every `yieldEvery` ms, and the schedule's `afterEpoch` hook after every epoch.
  */
-export async function fit(trainer: Trainer, dataset: Dataset, options: FitOptions): Promise<EpochSummary[]> {
-  const { epochs, batchSize, shuffle = true, seed = 0, dropLast = false, validation, onStep, onEpoch, signal, syncEvery = 16 } = options;
-  if (!Number.isInteger(epochs) || epochs < 0) throw new Error(`fit: epochs must be an integer >= 0, got ${epochs}`);
-  if (!Number.isInteger(syncEvery) || syncEvery < 1) throw new Error(`fit: syncEvery must be an integer >= 1, got ${syncEvery}`);
+export async function fit(trainer: Trainer, samples: Samples, options: FitOptions): Promise<EpochSummary[]> {
+  const { batchSize, shuffle = true, seed = 0, dropLast = false, validation, onStep, onEpoch, signal, syncEvery = 16 } = options;
+  if (options.epochs === undefined && options.maxSteps === undefined) throw new Error('fit: give epochs, maxSteps or both');
+  const epochs = count('epochs', options.epochs ?? Infinity, 0);
+  const maxSteps = count('maxSteps', options.maxSteps ?? Infinity, 0);
+  count('syncEvery', syncEvery, 1);
+  const onYield = options.onYield ?? macrotask;
+  const yieldEvery = options.yieldEvery ?? (options.onYield ? 16 : Infinity);
+  if (!(yieldEvery >= 0)) throw new Error(`fit: yieldEvery must be a number of milliseconds >= 0, got ${yieldEvery}`);
+
   const summaries: EpochSummary[] = [];
-  for (let epoch = 0; epoch < epochs && !signal?.aborted; epoch++) {
+  let total = 0;
+  let lastYield = performance.now();
+  for (let epoch = 0; epoch < epochs && total < maxSteps && !signal?.aborted; epoch++) {
     const started = performance.now();
     const records: Promise<StepRecord>[] = [];
-    for (const { x, y } of batches(dataset, batchSize, { shuffle, seed: seed + epoch, dropLast })) {
-      if (signal?.aborted) break;
+    for (const { x, y } of epochBatches(samples, trainer.options.inputShape, batchSize, { shuffle, seed: seed + epoch, dropLast })) {
+      if (signal?.aborted || total >= maxSteps) break;
       const { record } = trainer.step(x, y);
+      total++;
       records.push(onStep ? record.then((r) => (onStep(r), r)) : record);
       if (records.length % syncEvery === 0) await record;
+      if (performance.now() - lastYield >= yieldEvery) {
+        await onYield();
+        lastYield = performance.now();
+      }
     }
     const done = await Promise.all(records);
     if (signal?.aborted) break;
     const evaluated = validation ? await trainer.evaluate(validation, { batchSize }) : null;
-    const { scheduler } = trainer.options;
-    if (scheduler instanceof ReduceLROnPlateau) scheduler.step(evaluated ? evaluated.loss : mean(done.map((r) => r.loss)));
     const summary: EpochSummary = {
       epoch,
       loss: mean(done.map((r) => r.loss)),
@@ -69,6 +111,7 @@ export async function fit(trainer: Trainer, dataset: Dataset, options: FitOption
       validation: evaluated,
       seconds: (performance.now() - started) / 1000,
     };
+    trainer.options.scheduler?.afterEpoch?.(summary);
     summaries.push(summary);
     await onEpoch?.(summary);
   }

@@ -1,27 +1,29 @@
 import type { Program } from '../backend/backend.js';
 import type { BufferView, DeviceBuffer, Launch } from '../backend/kernel.js';
-import type { Dataset } from '../data/dataset.js';
 import type { Device } from '../device.js';
 import { compileGraph, type CompiledGraph } from '../graph/compile.js';
 import { STEP_INFO, type Tensor } from '../graph/tensor.js';
 import type { Loss } from '../nn/loss.js';
 import type { Module } from '../nn/module.js';
-import { BoldDriver, type ClosedFormLR, GradientNormLR, ReduceLROnPlateau } from '../optim/lr/index.js';
+import type { TrainingHooks } from '../optim/lr/scheduler.js';
 import type { Optimizer } from '../optim/optimizer.js';
-import { planUpdate, type UpdatePlan } from '../optim/update-plan.js';
-import { batchOf, type Batched, checkTargets, samplesOf, validateOptions } from './batch.js';
+import { planUpdate, STATS, type UpdatePlan } from '../optim/update-plan.js';
+import { batchOf, type Batched, checkTargets, type Samples, samplesOf, targetsPerSample, validateOptions } from './batch.js';
 import { FlatBuffers, FlatParameters } from './flat-parameters.js';
 import { type EpochSummary, fit, type FitOptions } from './fit.js';
 import { StepLog } from './step-log.js';
 import { type Traced, trace } from './trace.js';
 
 /**
- * A learning-rate schedule from `optim.lr`. The trainer steps it after every training step,
- * feeds BoldDriver each loss as it arrives, and for GradientNormLR scales the rate by the
- * gradient norm on the device. ReduceLROnPlateau is stepped by the caller with a metric (for
- * example the held-out loss after each epoch).
+ * A learning-rate schedule: any schedule from `optim.lr`, or an object of your own with the
+ * hooks it needs (`afterStep`, `onRecord`, `afterEpoch`, `onDevice`; see `optim.lr.TrainingHooks`).
+ * The trainer calls `afterStep()` after enqueueing every step (closed-form schedules advance),
+ * `onRecord(record)` as each record arrives (BoldDriver reads the loss), and `onDevice()` once for
+ * work inside the step (GradientNormLR's scaling by the gradient norm); `fit` calls
+ * `afterEpoch(summary)` (ReduceLROnPlateau steps on the validation loss). In a loop of your own,
+ * step ReduceLROnPlateau with your metric yourself.
  */
-export type Scheduler = ClosedFormLR | ReduceLROnPlateau | GradientNormLR | BoldDriver;
+export type Scheduler = TrainingHooks;
 
 export interface TrainerOptions {
   loss: Loss;
@@ -147,7 +149,7 @@ export class Trainer {
       clipGradValue,
       l1,
       l2,
-      gradNormLR: scheduler instanceof GradientNormLR ? { gamma: scheduler.gradientNormGamma, eps: scheduler.eps } : undefined,
+      gradNormLR: scheduler?.onDevice?.().gradNormLR,
       computeNorm: trackGradNorm,
     });
     this.log = new StepLog(this.backend, RECORD_WIDTH);
@@ -239,13 +241,10 @@ export class Trainer {
    * Mean loss and accuracy (for class targets) over a dataset, in eval mode, in batches of
    * `batchSize` (the last one may be smaller).
    */
-  async evaluate(
-    dataset: { x: Float32Array; y: Int32Array | Float32Array },
-    { batchSize = 256 } = {},
-  ): Promise<{ loss: number; accuracy: number }> {
+  async evaluate(dataset: Samples, { batchSize = 256 } = {}): Promise<{ loss: number; accuracy: number }> {
     const sample = this.options.inputShape.reduce((a, b) => a * b, 1);
     const n = batchOf(dataset.x, this.options.inputShape, 'evaluate');
-    const perTarget = dataset.y.length / n;
+    const perTarget = targetsPerSample(dataset, n, 'Trainer.evaluate');
     let lossSum = 0;
     let correct = 0;
     for (let start = 0; start < n; start += batchSize) {
@@ -288,18 +287,24 @@ export class Trainer {
     this.stepScalars[1] = step;
     this.backend.write(this.stepInfo!, this.stepScalars);
     const { copies, record } = this.log!.record(step, [
-      { src: plan.loss.buffer, byteOffset: plan.loss.offset * 4, floats: 1 },
-      { src: this.update!.stats, byteOffset: 0, floats: 4 },
+      { name: 'loss', src: plan.loss.buffer, byteOffset: plan.loss.offset * 4, floats: 1 },
+      { name: 'stats', src: this.update!.stats, byteOffset: 0, floats: 4 },
     ]);
     this.backend.run(plan.program, copies);
     const { scheduler } = this.options;
-    if (scheduler && !(scheduler instanceof ReduceLROnPlateau)) scheduler.step();
+    scheduler?.afterStep?.();
 
-    const result = record.then((r) => {
+    const result = record.then(({ loss, stats }) => {
       const reduced = this.update!.reduces;
-      const rec: StepRecord = { step, loss: r[0]!, gradNorm: reduced ? r[1]! : NaN, lr: lr * r[3]!, penalty: r[4]! };
+      const rec: StepRecord = {
+        step,
+        loss: loss![0]!,
+        gradNorm: reduced ? stats![STATS.gradNorm]! : NaN,
+        lr: lr * stats![STATS.lrFactor]!,
+        penalty: stats![STATS.penalty]!,
+      };
       this.history.push(rec);
-      if (scheduler instanceof BoldDriver) scheduler.observeLoss(rec.loss);
+      scheduler?.onRecord?.(rec);
       if (!Number.isFinite(rec.loss)) this.nonFinite(rec);
       return rec;
     });
@@ -325,11 +330,13 @@ export class Trainer {
   }
 
   /**
-   * Trains for whole epochs over a dataset: shuffled batches, steps enqueued without waiting,
-   * `onStep` with each record as it arrives, `onEpoch` with the mean loss and the validation
-   * result, ReduceLROnPlateau stepped on the validation loss, early stop through `signal`.
+   * Trains for whole epochs (or `maxSteps` steps) over a dataset, a `data` Dataset or plain
+   * `{ x, y }` arrays (class indices or float targets): shuffled batches, steps enqueued without
+   * waiting, `onStep` with each record as it arrives, `onEpoch` with the mean loss and the
+   * validation result, the schedule's `afterEpoch` hook (ReduceLROnPlateau steps on the
+   * validation loss), yields to the page every `yieldEvery` ms, early stop through `signal`.
    */
-  fit(dataset: Dataset, options: FitOptions): Promise<EpochSummary[]> {
+  fit(dataset: Samples, options: FitOptions): Promise<EpochSummary[]> {
     return fit(this, dataset, options);
   }
 

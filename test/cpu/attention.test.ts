@@ -8,6 +8,7 @@ import type { Backend } from '../../src/backend/backend.js';
 import type { BufferView, TypedArray } from '../../src/backend/kernel.js';
 import { view } from '../../src/backend/kernel.js';
 import { scaledDotProductAttention } from '../../src/graph/ops/attention.js';
+import { permute, reshape, unbind } from '../../src/graph/ops/shape.js';
 import { Graph, type Tensor } from '../../src/graph/tensor.js';
 import {
   type AttentionShape,
@@ -297,6 +298,15 @@ describe('scaledDotProductAttention (graph op)', () => {
   it('gradients match finite differences with an attnMask (no gradient to the mask)', async () => {
     const mask = { shape: [3, 4], data: randomMask(12, 4, 9), grad: false };
     await expectGradientsMatch((q, k, v, m) => scaledDotProductAttention(q, k, v, { attnMask: m! }), [...qkv([2], 3, 4, 3, 2), mask], { seed: 3 });
+  });
+
+  it('gradients match finite differences for q, k, v as views of one projection (the design example)', async () => {
+    const [B, T, H, D] = [1, 3, 2, 2];
+    const heads = (x: Tensor) => {
+      const [q, k, v] = unbind(permute(reshape(x, [B, T, 3, H, D]), [2, 0, 3, 1, 4]), 0);
+      return scaledDotProductAttention(q!, k!, v!, { isCausal: true });
+    };
+    await expectGradientsMatch(heads, [{ shape: [B, T, 3 * H * D] }], { seed: 4 });
   });
 
   it('refuses a gradient for attnMask', async () => {

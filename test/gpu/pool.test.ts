@@ -30,7 +30,7 @@ const CASES: [string, Case][] = [
   ['max 2x2, 1 plane 5x7', { mode: 'max', geom: geom(1, 5, 7, 2, 3, [2, 2]) }],
   ['max 3x3 stride 2 padding 1, 33 planes 13x9', { mode: 'max', geom: geom(33, 13, 9, 7, 5, [3, 3], [2, 2], [1, 1]) }],
   ['max 3x2 stride (1, 2) padding (1, 0), 7 planes', { mode: 'max', geom: geom(7, 9, 11, 9, 5, [3, 2], [1, 2], [1, 0]) }],
-  ['max 3x3 dilation (2, 3), 7 planes 17x19', { mode: 'max', geom: geom(7, 17, 19, 8, 7, [3, 3], [2, 2], [1, 1], [2, 3]) }],
+  ['max 3x3 dilation (2, 3), 7 planes 17x19', { mode: 'max', geom: geom(7, 17, 19, 8, 8, [3, 3], [2, 2], [1, 1], [2, 3]) }],
   ['max 3x3 stride 2 ceil, 7 planes 8x10', { mode: 'max', geom: geom(7, 8, 10, 4, 5, [3, 3], [2, 2]) }],
   ['max 3x3 stride 1 padding 1 ties, 33 planes', { mode: 'max', geom: geom(33, 7, 6, 7, 6, [3, 3], [1, 1], [1, 1]), ties: true }],
   ['max all-padding window', { mode: 'max', geom: geom(1, 2, 2, 1, 1, [2, 2], [1, 1], [1, 1], [3, 3]) }],

@@ -129,7 +129,7 @@ export function linearAnyRank(x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const label = x.graph.currentLabel;
   const inF = w.shape[1]!;
   if (x.shape.length === 0 || x.shape[x.shape.length - 1] !== inF) {
-    throw new Error(`${label}: Linear(${inF}, ${w.shape[0]}) got input ${shapeString(x.shape)}: expected [..., ${inF}]`);
+    throw new Error(`${label}: Linear(${inF}, ${w.shape[0]}) got input ${shapeString(x.shape)}: expected ${inF} features, got ${x.shape[x.shape.length - 1] ?? 'a scalar'}`);
   }
   if (x.shape.length === 2) return linear(x, w, b);
   const lead = x.shape.slice(0, -1);

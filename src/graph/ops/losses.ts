@@ -171,12 +171,12 @@ export const POINTWISE_LOSS: OpDef<PointwiseLossAttrs> = {
     const grads: (Tensor | null)[] = node.inputs.map(() => null);
     if (!gradOut[0]) return grads;
     const gout = incoming(node, gradOut[0]);
-    const [x, y, w] = node.inputs as [Tensor, Tensor, Tensor | undefined];
+    const [x, , w] = node.inputs as [Tensor, Tensor, Tensor | undefined];
     if (wants[0]) grads[0] = scaleUnit(g, node.outputs[1]!, gout, 1, node.label);
     if (wants[1]) {
       grads[1] =
         node.attrs.kind === 'bce'
-          ? g.apply(BCE_TARGET_GRAD, [x, y, ...(w ? [w] : []), ...(gout ? [gout] : [])], { ...node.attrs, hasGout: gout !== null, hasWeights: !!w }, `${node.label}.target_grad`)[0]!
+          ? g.apply(BCE_TARGET_GRAD, [x, ...(w ? [w] : []), ...(gout ? [gout] : [])], { ...node.attrs, hasGout: gout !== null, hasWeights: !!w }, `${node.label}.target_grad`)[0]!
           : scaleUnit(g, node.outputs[1]!, gout, -1, `${node.label}.target`);
     }
     return grads;
@@ -202,19 +202,19 @@ interface BceTargetGradAttrs extends PointwiseLossAttrs {
   readonly hasGout: boolean;
 }
 
-/** d bce / d target: inputs [x, y, pos_weight?, gout?]. */
+/** d bce / d target, which does not depend on the target: inputs [x, pos_weight?, gout?]. */
 const BCE_TARGET_GRAD: OpDef<BceTargetGradAttrs> = {
   name: 'bce_target_grad',
   infer([x]) {
     return [{ shape: x!.shape, dtype: 'f32' }];
   },
   lower(node, io) {
-    const [x, y] = node.inputs as [Tensor, Tensor];
-    const w = node.attrs.hasWeights ? node.inputs[2]! : null;
+    const [x] = node.inputs as [Tensor];
+    const w = node.attrs.hasWeights ? node.inputs[1]! : null;
     const gout = node.attrs.hasGout ? node.inputs[node.inputs.length - 1]! : null;
     return [
       bceTargetGradLaunch(
-        { x: io.view(x), y: io.view(y), pos_weights: w ? io.view(w) : io.dummy, gout: gout ? io.view(gout) : null, dummy: io.dummy, grad: io.view(node.outputs[0]!) },
+        { x: io.view(x), pos_weights: w ? io.view(w) : io.dummy, gout: gout ? io.view(gout) : null, dummy: io.dummy, grad: io.view(node.outputs[0]!) },
         x.numel,
         node.attrs.reduction,
         w ? { period: w.numel } : { scalar: node.attrs.posWeight },

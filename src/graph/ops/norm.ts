@@ -12,6 +12,7 @@ import { numel, shapeString, type Tensor } from '../tensor.js';
 
 /** The input layouts a layer accepts, as its errors print them (`[batch, 8, H, W]`). */
 export interface InputContract {
+  readonly channels: number;
   readonly ranks: readonly number[];
   readonly layout: string;
 }
@@ -235,7 +236,7 @@ export function batchNorm(
   if ((runningMean === null) !== (runningVar === null)) throw new Error(`${label}: give both runningMean and runningVar, or neither`);
   if (!training && !runningMean) throw new Error(`${label}: evaluation normalises with runningMean and runningVar, which are null`);
   const attrs: BatchNormAttrs = {
-    channels: x.shape[1] ?? 0,
+    channels: contract?.channels ?? (weight ?? bias ?? runningMean)?.shape[0] ?? x.shape[1] ?? 0,
     batchStats: training,
     eps,
     hasWeight: weight !== null,

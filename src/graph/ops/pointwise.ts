@@ -1,6 +1,6 @@
 import { binaryLaunch, type BinaryOp, toF32Launch, unaryLaunch, type UnaryOp, whereLaunch } from '../../kernels/map.js';
 import { ONE, type OpDef } from '../op.js';
-import { shapeString, type Tensor } from '../tensor.js';
+import { shapeString, type Tensor, type TensorLike, toTensor } from '../tensor.js';
 import { operand, sumTo } from './shape.js';
 
 /**
@@ -162,7 +162,10 @@ export function binary(a: Tensor, b: Tensor, op: BinaryOp, value = 0): Tensor {
   return a.graph.apply(BINARY, [toFloat(a), toFloat(b)], { op, value })[0]!;
 }
 
-export type Operand = Tensor | number;
+/** A tensor, a module's parameter or buffer (its tensor in the graph), or a number. */
+export type Operand = TensorLike | number;
+
+const lift = (g: Tensor, v: TensorLike): Tensor => toTensor(g.graph, v);
 
 function checkNumber(v: number, what: string, x: Tensor): number {
   if (typeof v !== 'number' || Number.isNaN(v)) throw new Error(`${x.graph.currentLabel}: ${what} needs a tensor or a number, got ${String(v)}`);
@@ -170,19 +173,19 @@ function checkNumber(v: number, what: string, x: Tensor): number {
 }
 
 export function add(a: Tensor, b: Operand): Tensor {
-  return typeof b === 'number' ? unary(a, 'addScalar', checkNumber(b, 'add', a)) : binary(a, b, 'add');
+  return typeof b === 'number' ? unary(a, 'addScalar', checkNumber(b, 'add', a)) : binary(a, lift(a, b), 'add');
 }
 export function sub(a: Tensor, b: Operand): Tensor {
-  return typeof b === 'number' ? unary(a, 'addScalar', -checkNumber(b, 'sub', a)) : binary(a, b, 'sub');
+  return typeof b === 'number' ? unary(a, 'addScalar', -checkNumber(b, 'sub', a)) : binary(a, lift(a, b), 'sub');
 }
 export function mul(a: Tensor, b: Operand): Tensor {
-  return typeof b === 'number' ? mulScalar(a, checkNumber(b, 'mul', a)) : binary(a, b, 'mul');
+  return typeof b === 'number' ? mulScalar(a, checkNumber(b, 'mul', a)) : binary(a, lift(a, b), 'mul');
 }
 export function div(a: Tensor, b: Operand): Tensor {
-  return typeof b === 'number' ? mulScalar(a, 1 / checkNumber(b, 'div', a)) : binary(a, b, 'div');
+  return typeof b === 'number' ? mulScalar(a, 1 / checkNumber(b, 'div', a)) : binary(a, lift(a, b), 'div');
 }
 export function pow(a: Tensor, b: Operand): Tensor {
-  return typeof b === 'number' ? unary(a, 'powScalar', checkNumber(b, 'pow', a)) : binary(a, b, 'pow');
+  return typeof b === 'number' ? unary(a, 'powScalar', checkNumber(b, 'pow', a)) : binary(a, lift(a, b), 'pow');
 }
 export function mulScalar(a: Tensor, s: number): Tensor {
   return unary(a, 'mulScalar', s);
@@ -219,11 +222,11 @@ export function clamp(x: Tensor, min = -Infinity, max = Infinity): Tensor {
   if (min > max) throw new Error(`${x.graph.currentLabel}: clamp(min ${min}, max ${max}): min exceeds max`);
   return unary(x, 'clamp', min, max);
 }
-export function maximum(a: Tensor, b: Tensor): Tensor {
-  return binary(a, b, 'maximum');
+export function maximum(a: Tensor, b: TensorLike): Tensor {
+  return binary(a, lift(a, b), 'maximum');
 }
-export function minimum(a: Tensor, b: Tensor): Tensor {
-  return binary(a, b, 'minimum');
+export function minimum(a: Tensor, b: TensorLike): Tensor {
+  return binary(a, lift(a, b), 'minimum');
 }
 
 const SCALAR_COMPARE = { gt: 'gtScalar', lt: 'ltScalar', ge: 'geScalar', le: 'leScalar', eq: 'eqScalar', ne: 'neScalar' } as const;
@@ -231,11 +234,16 @@ export type Comparison = keyof typeof SCALAR_COMPARE;
 
 /** An elementwise comparison: 1 where it holds, 0 elsewhere (float; no gradient). */
 export function compare(a: Tensor, b: Operand, op: Comparison): Tensor {
-  return typeof b === 'number' ? unary(a, SCALAR_COMPARE[op], checkNumber(b, op, a)) : binary(a, b, op);
+  return typeof b === 'number' ? unary(a, SCALAR_COMPARE[op], checkNumber(b, op, a)) : binary(a, lift(a, b), op);
 }
 
 /** torch.where: cond ? a : b, broadcasting all three; one of a, b may be a number. */
-export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
+export function where(condition: TensorLike, x: Operand, y: Operand): Tensor {
+  const anchor = [condition, x, y].find((v): v is Tensor => v instanceof Object && 'graph' in v);
+  if (!anchor) throw new Error('where: needs at least one tensor operand');
+  const cond = lift(anchor, condition);
+  const a = typeof x === 'number' ? x : lift(anchor, x);
+  const b = typeof y === 'number' ? y : lift(anchor, y);
   if (typeof a === 'number' && typeof b === 'number') {
     return add(mulScalar(compare(cond, 0, 'ne'), a - b), b);
   }
@@ -270,8 +278,8 @@ export const WHERE: OpDef<Record<string, never>> = {
 };
 
 /** torch.Tensor.masked_fill: `value` where `mask` is non-zero. */
-export function maskedFill(x: Tensor, mask: Tensor, value: number): Tensor {
-  return binary(x, mask, 'maskedFill', value);
+export function maskedFill(x: Tensor, mask: TensorLike, value: number): Tensor {
+  return binary(x, lift(x, mask), 'maskedFill', value);
 }
 
 export function silu(x: Tensor): Tensor {

@@ -194,7 +194,8 @@ export const POOL2D: OpDef<Pool2dAttrs> = {
 export const POOL2D_GRAD: OpDef<Pool2dAttrs & { readonly inputShape: readonly number[] }> = {
   name: 'pool2d_grad',
   infer([dy], a, label) {
-    const want = [...a.inputShape.slice(0, -2), ...geometryOut(a)];
+    const { oh, ow } = geometry(a, a.inputShape);
+    const want = [...a.inputShape.slice(0, -2), oh, ow];
     if (dy!.shape.join() !== want.join()) throw new Error(`${label}: ${a.layer} gradient must be ${shapeString(want)}, got ${shapeString(dy!.shape)}`);
     return [{ shape: a.inputShape, dtype: 'f32' }];
   },
@@ -205,11 +206,6 @@ export const POOL2D_GRAD: OpDef<Pool2dAttrs & { readonly inputShape: readonly nu
     return [pool2dGradLaunch(a.mode, geometry(a, a.inputShape), bindings, { countIncludePad: a.countIncludePad, label: node.label })];
   },
 };
-
-function geometryOut(a: Pool2dAttrs & { readonly inputShape: readonly number[] }): [number, number] {
-  const g = geometry(a, a.inputShape);
-  return [g.oh, g.ow];
-}
 
 function pool(x: Tensor, attrs: Pool2dAttrs): Tensor {
   return x.graph.apply(POOL2D, [x], attrs)[0]!;

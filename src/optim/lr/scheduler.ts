@@ -97,7 +97,7 @@ function numbers(schedule: string, key: string, value: unknown, length: number):
   return value.slice();
 }
 
-export abstract class LRScheduler implements TrainingHooks {
+export abstract class LRScheduler {
   readonly optimizer: OptimizerLike;
   /** The schedule's name, used in error messages and to tag its state dict. */
   readonly name: string;
