@@ -24,6 +24,12 @@
 //   1      ci (cin_g)    (n, ih, iw)               (co, i, j)                weight   dy_eff, gathered
 //   2      co (cout_g)   (ci, i, j)                (n, oh, ow)               dy_eff   x windows
 //
+// K may be split (params.k_split, a multiple of tile_k; K itself for a single split): workgroup
+// z = split * groups + g walks K from split * k_split, and in mode 2 writes partial sums of split
+// s at out[s * |dweight| + ...] and bias_out[s * c_out + ...]; conv2d_sum_splits then adds the
+// partials in split order. The weight gradient's own product is small (M x N = channels x taps)
+// while K (batch x pixels) is long, so without splits it would occupy a handful of workgroups.
+//
 // The tiling follows matmul.wgsl, narrowed for convolutions, whose row count (channels of one
 // group) is usually 32 or less: a workgroup computes a tile_m x tile_n block of C (tile_m =
 // 8 * wg_y, tile_n = 16 * wg_x), walking K in steps of tile_k through workgroup memory; each
@@ -31,11 +37,13 @@
 // workgroups of the first column of tiles from the A tiles (dy) they already hold, so it costs no
 // extra loads and is summed in a fixed order.
 //
-// Launch: workgroups = (ceil(N / tile_n), ceil(M / tile_m), groups).
+// Launch: workgroups = (ceil(N / tile_n), ceil(M / tile_m), groups * splits); conv2d_sum_splits:
+// grid1d(|dweight| + c_out, wg).
 //
 // Bindings (by name; a mode binds a small unused buffer where it reads nothing):
 //   params    uniform              { batch, c_in, in_h, in_w, c_out, out_h, out_w, k_h, k_w,
-//                                    stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups, alpha }
+//                                    stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups,
+//                                    k_split, alpha }
 //   x         storage, read        input images (modes 0, 2)
 //   weight    storage, read        filters (modes 0, 1)
 //   bias      storage, read        c_out values (mode 0 with has_bias = 1)
@@ -43,6 +51,8 @@
 //   y         storage, read        forward output, for act_grad (modes 1, 2 with act != 0)
 //   out       storage, read_write  y, dx or dweight
 //   bias_out  storage, read_write  c_out values of dbias (mode 2 with has_bias = 1)
+//   parts       storage, read      conv2d_sum_splits: the splits' partial dweight
+//   bias_parts  storage, read      conv2d_sum_splits: the splits' partial dbias (has_bias = 1)
 
 struct ConvParams {
   batch: u32,
@@ -61,6 +71,7 @@ struct ConvParams {
   dil_h: u32,
   dil_w: u32,
   groups: u32,
+  k_split: u32,  // depth of one split of K
   alpha: f32,  // leaky_relu slope
 }
 
@@ -70,6 +81,7 @@ override has_bias: u32 = 0u;  // mode 0: add bias; mode 2: also write bias_out
 override wg_x: u32 = 4u;      // invocations across a tile, 16 columns of C each
 override wg_y: u32 = 4u;      // invocations down a tile, 8 rows of C each
 override tile_k: u32 = 16u;   // depth of one step through K
+override wg: u32 = 256u;      // conv2d_sum_splits: invocations per workgroup
 
 @group(0) @binding(0) var<uniform> params: ConvParams;
 @group(0) @binding(1) var<storage, read> x: array<f32>;               // input images
@@ -79,6 +91,8 @@ override tile_k: u32 = 16u;   // depth of one step through K
 @group(0) @binding(5) var<storage, read> y: array<f32>;               // forward output (gate)
 @group(0) @binding(6) var<storage, read_write> out: array<f32>;       // y, dx or dweight
 @group(0) @binding(7) var<storage, read_write> bias_out: array<f32>;  // bias gradient
+@group(0) @binding(8) var<storage, read> parts: array<f32>;           // partial dweight per split
+@group(0) @binding(9) var<storage, read> bias_parts: array<f32>;      // partial dbias per split
 
 // a_tile[kk * tile_m / 4 + r / 4][r % 4] = A[row0 + r, k0 + kk] and b_tile[kk * tile_n / 4 +
 // c / 4][c % 4] = B[k0 + kk, col0 + c]: four consecutive rows (columns) per vec4, so that an
@@ -174,13 +188,13 @@ fn tile_cols() -> u32 {
   return wg_x * 16u;
 }
 
-// Row r of the A tile: A[row, k0 .. k0 + tile_k) of group g, zero outside the matrix. Along K the
-// element index grows by one and jumps by `gap` every `period` elements, so the walk needs two
-// divisions per row instead of two per element:
+// Row r of the A tile: A[row, k0 .. k0 + tile_k) of group g, zero outside the matrix and past
+// k_end (the end of this split). Along K the element index grows by one and jumps by `gap` every
+// `period` elements, so the walk needs two divisions per row instead of two per element:
 //   mode 0  weight[(g cout_g + row) K + k]                      (contiguous)
 //   mode 1  weight[((g cout_g + co) cin_g + row) taps + t]      k = (co, t): gap (cin_g - 1) taps
 //   mode 2  dy[(n c_out + g cout_g + row) P + s]                k = (n, s):  gap (c_out - 1) P
-fn fill_a_row(g: u32, r: u32, row: u32, k0: u32) {
+fn fill_a_row(g: u32, r: u32, row: u32, k0: u32, k_end: u32) {
   let depth = gemm_k();
   let inside = row < gemm_m();
   var period = depth;
@@ -198,7 +212,7 @@ fn fill_a_row(g: u32, r: u32, row: u32, k0: u32) {
   var pos = k0 % period;
   for (var kk = 0u; kk < tile_k; kk++) {
     var v = 0.0;
-    if (inside && k0 + kk < depth) {
+    if (inside && k0 + kk < k_end) {
       if (mode == 2u) {
         v = dy_eff(idx);
       } else {
@@ -215,13 +229,12 @@ fn fill_a_row(g: u32, r: u32, row: u32, k0: u32) {
   }
 }
 
-// Column c of the B tile: B[k0 .. k0 + tile_k), col] of group g, zero outside the matrix. Each
-// element pairs a pixel (n, ph, pw) with a tap (ch, i, j) of channel ch of the group: an output
-// pixel and an input channel in modes 0 and 2 (an input window), an input pixel and an output
-// channel in mode 1 (dy gathered through the tap). The column fixes one of the two and K walks
-// the other by carries, so that the divisions are per column, not per element.
-fn fill_b_column(g: u32, c: u32, col: u32, k0: u32) {
-  let depth = gemm_k();
+// Column c of the B tile: B[k0 .. k0 + tile_k), col] of group g, zero outside the matrix and
+// past k_end. Each element pairs a pixel (n, ph, pw) with a tap (ch, i, j) of channel ch of the
+// group: an output pixel and an input channel in modes 0 and 2 (an input window), an input pixel
+// and an output channel in mode 1 (dy gathered through the tap). The column fixes one of the two
+// and K walks the other by carries, so that the divisions are per column, not per element.
+fn fill_b_column(g: u32, c: u32, col: u32, k0: u32, k_end: u32) {
   let inside = col < gemm_n();
   var pixel = col;
   var tap = k0;
@@ -239,7 +252,7 @@ fn fill_b_column(g: u32, c: u32, col: u32, k0: u32) {
   var j = tap % params.k_w;
   for (var kk = 0u; kk < tile_k; kk++) {
     var v = 0.0;
-    if (inside && k0 + kk < depth) {
+    if (inside && k0 + kk < k_end) {
       if (mode == 1u) {
         v = dy_through_tap(n, g * cout_g() + ch, ph, pw, i, j);
       } else {
@@ -271,8 +284,12 @@ fn fill_b_column(g: u32, c: u32, col: u32, k0: u32) {
   }
 }
 
-// C[r, c] of group g into its tensor, skipped outside the matrix.
-fn store_one(g: u32, r: u32, c: u32, v: f32) {
+fn weight_numel() -> u32 {
+  return params.c_out * cin_g() * taps();
+}
+
+// C[r, c] of group g (split `split` of K) into its tensor, skipped outside the matrix.
+fn store_one(g: u32, split: u32, r: u32, c: u32, v: f32) {
   if (c >= gemm_n()) {
     return;
   }
@@ -280,7 +297,7 @@ fn store_one(g: u32, r: u32, c: u32, v: f32) {
     let n = c / in_pixels();
     out[(n * params.c_in + g * cin_g() + r) * in_pixels() + c % in_pixels()] = v;
   } else if (mode == 2u) {
-    out[(g * cout_g() + r) * gemm_n() + c] = v;
+    out[split * weight_numel() + (g * cout_g() + r) * gemm_n() + c] = v;
   } else {
     let co = g * cout_g() + r;
     var s = v;
@@ -294,15 +311,15 @@ fn store_one(g: u32, r: u32, c: u32, v: f32) {
 
 // A 4 x 4 block of C, quad[i] holding row `r + i` (and the bias gradient when this invocation
 // makes it).
-fn store_block(g: u32, r: u32, c: u32, quad: mat4x4f, rs: vec4f, sums_rows: bool) {
+fn store_block(g: u32, split: u32, r: u32, c: u32, quad: mat4x4f, rs: vec4f, sums_rows: bool) {
   for (var i = 0u; i < 4u; i++) {
     if (r + i < gemm_m()) {
       if (sums_rows) {
-        bias_out[g * cout_g() + r + i] = rs[i];
+        bias_out[split * params.c_out + g * cout_g() + r + i] = rs[i];
       }
       let v = quad[i];
       for (var j = 0u; j < 4u; j++) {
-        store_one(g, r + i, c + j, v[j]);
+        store_one(g, split, r + i, c + j, v[j]);
       }
     }
   }
@@ -319,29 +336,31 @@ fn conv2d(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
   let threads = wg_x * wg_y;
   let tile_m = tile_rows();
   let tile_n = tile_cols();
-  let g = wid.z;
+  let g = wid.z % params.groups;
+  let split = wid.z / params.groups;
   let row0 = wid.y * tile_m;
   let col0 = wid.x * tile_n;
-  let depth_k = gemm_k();
+  let k_begin = split * params.k_split;
+  let k_end = min(gemm_k(), k_begin + params.k_split);
   let sums_rows = mode == 2u && has_bias == 1u && wid.x == 0u && lid.x == 0u;
 
   // acc[4 * i + j][r][q] = C[row0 + 8 * lid.y + 4 * i + r, col0 + 16 * lid.x + 4 * j + q]; rs[i]
   // holds the row sums of rows 4 * i + (0..3). Constant indices only, so they stay in registers.
   var acc: array<mat4x4f, 8>;
   var rs: array<vec4f, 2>;
-  for (var k0 = 0u; k0 < depth_k; k0 += tile_k) {
+  for (var k0 = k_begin; k0 < k_end; k0 += tile_k) {
     // Each invocation fills whole rows of A and columns of B; at each depth, neighbouring
     // invocations read neighbouring rows and columns (output or input pixels in modes 0 and 1).
     for (var r = lindex; r < tile_m; r += threads) {
-      fill_a_row(g, r, row0 + r, k0);
+      fill_a_row(g, r, row0 + r, k0, k_end);
     }
     for (var c = lindex; c < tile_n; c += threads) {
-      fill_b_column(g, c, col0 + c, k0);
+      fill_b_column(g, c, col0 + c, k0, k_end);
     }
     workgroupBarrier();
 
     // The last step may be shallower than tile_k: its padding zeros are not multiplied.
-    let depth = min(tile_k, depth_k - k0);
+    let depth = min(tile_k, k_end - k0);
     for (var kk = 0u; kk < depth; kk++) {
       let ai = kk * (tile_m / 4u) + lid.y * 2u;
       let bi = kk * (tile_n / 4u) + lid.x * 4u;
@@ -369,12 +388,36 @@ fn conv2d(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
 
   let r = row0 + lid.y * 8u;
   let cb = col0 + lid.x * 16u;
-  store_block(g, r, cb, acc[0], rs[0], sums_rows);
-  store_block(g, r, cb + 4u, acc[1], rs[0], false);
-  store_block(g, r, cb + 8u, acc[2], rs[0], false);
-  store_block(g, r, cb + 12u, acc[3], rs[0], false);
-  store_block(g, r + 4u, cb, acc[4], rs[1], sums_rows);
-  store_block(g, r + 4u, cb + 4u, acc[5], rs[1], false);
-  store_block(g, r + 4u, cb + 8u, acc[6], rs[1], false);
-  store_block(g, r + 4u, cb + 12u, acc[7], rs[1], false);
+  store_block(g, split, r, cb, acc[0], rs[0], sums_rows);
+  store_block(g, split, r, cb + 4u, acc[1], rs[0], false);
+  store_block(g, split, r, cb + 8u, acc[2], rs[0], false);
+  store_block(g, split, r, cb + 12u, acc[3], rs[0], false);
+  store_block(g, split, r + 4u, cb, acc[4], rs[1], sums_rows);
+  store_block(g, split, r + 4u, cb + 4u, acc[5], rs[1], false);
+  store_block(g, split, r + 4u, cb + 8u, acc[6], rs[1], false);
+  store_block(g, split, r + 4u, cb + 12u, acc[7], rs[1], false);
+}
+
+// dweight[i] = sum over splits of parts[s * |dweight| + i], and dbias[co] likewise from
+// bias_parts[s * c_out + co], adding the splits in order.
+@compute @workgroup_size(wg)
+fn conv2d_sum_splits(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+                     @builtin(local_invocation_id) lid: vec3u) {
+  let i = linear_index(wid, nwg, lid, wg);
+  let n_w = weight_numel();
+  let splits = (params.batch * out_pixels() + params.k_split - 1u) / params.k_split;
+  if (i < n_w) {
+    var s = 0.0;
+    for (var p = 0u; p < splits; p++) {
+      s += parts[p * n_w + i];
+    }
+    out[i] = s;
+  } else if (has_bias == 1u && i < n_w + params.c_out) {
+    let co = i - n_w;
+    var s = 0.0;
+    for (var p = 0u; p < splits; p++) {
+      s += bias_parts[p * params.c_out + co];
+    }
+    bias_out[co] = s;
+  }
 }

@@ -10,7 +10,9 @@ import { withCommon } from './source.js';
  * 2-D convolution, channels-first, with torch's F.conv2d semantics (shaders/conv2d.wgsl): the
  * forward product, the input gradient and the weight gradient (with the bias gradient in the same
  * dispatch), each an implicit GEMM over workgroup tiles whose loads gather the input windows.
- * The three kernels share one shader whose `mode` override picks the product.
+ * The three kernels share one shader whose `mode` override picks the product. The weight
+ * gradient's depth (batch × pixels) may be split across workgroups, whose partial sums a fourth
+ * kernel adds up.
  */
 
 /** The sizes of one convolution. Output sizes follow from the others (`convOutputSize`). */
@@ -40,7 +42,7 @@ const u32 = (name: string): ParamSpec => ({ name, type: 'u32' });
 
 const params: readonly ParamSpec[] = [
   ...['batch', 'c_in', 'in_h', 'in_w', 'c_out', 'out_h', 'out_w', 'k_h', 'k_w'].map(u32),
-  ...['stride_h', 'stride_w', 'pad_h', 'pad_w', 'dil_h', 'dil_w', 'groups'].map(u32),
+  ...['stride_h', 'stride_w', 'pad_h', 'pad_w', 'dil_h', 'dil_w', 'groups', 'k_split'].map(u32),
   { name: 'alpha', type: 'f32' },
 ];
 
@@ -100,6 +102,7 @@ interface Sizes {
   groups: number;
   cinG: number;
   coutG: number;
+  kSplit: number;
   alpha: number;
 }
 
@@ -124,6 +127,7 @@ function sizes(p: Readonly<Record<string, number>>): Sizes {
     groups,
     cinG: p.c_in! / groups,
     coutG: p.c_out! / groups,
+    kSplit: p.k_split!,
     alpha: p.alpha!,
   };
 }
@@ -214,41 +218,67 @@ function gradInputTwin(call: CpuInvocation): void {
   }
 }
 
-/** Twin of mode 2: dW = dy_eff ⋆ x summed over the batch, and db = Σ dy_eff per channel. */
+/**
+ * Twin of mode 2: dW = dy_eff ⋆ x summed over the batch, and db = Σ dy_eff per channel, one
+ * partial sum per split of K = (n, oh, ow) at out[split · |dW|] and bias_out[split · c_out], as
+ * the shader lays them out (a single split writes dW and db themselves).
+ */
 function gradWeightTwin(call: CpuInvocation): void {
   const s = sizes(call.params);
   const x = call.buffers.x!;
-  const out = call.buffers.out!;
-  const dy = gatedDy(call, s.batch * s.cOut * s.outH * s.outW);
+  const plane = s.outH * s.outW;
+  const dy = gatedDy(call, s.batch * s.cOut * plane);
   const taps = s.kH * s.kW;
-  const acc = new Float64Array(s.cOut * s.cinG * taps);
-  const db = new Float64Array(s.cOut);
+  const numel = s.cOut * s.cinG * taps;
+  const splits = Math.ceil((s.batch * plane) / s.kSplit);
+  const acc = new Float64Array(splits * numel);
+  const db = new Float64Array(splits * s.cOut);
   for (let n = 0; n < s.batch; n++) {
-    for (let co = 0; co < s.cOut; co++) {
-      const g = Math.floor(co / s.coutG);
-      const dyBase = (n * s.cOut + co) * s.outH * s.outW;
-      for (let q = 0; q < s.outH * s.outW; q++) db[co] += dy[dyBase + q]!;
-      for (let ci = 0; ci < s.cinG; ci++) {
-        const xBase = (n * s.cIn + g * s.cinG + ci) * s.inH * s.inW;
-        for (let i = 0; i < s.kH; i++) {
-          for (let j = 0; j < s.kW; j++) {
-            let sum = 0;
-            for (let oh = 0; oh < s.outH; oh++) {
-              const ih = oh * s.sh - s.ph + i * s.dh;
-              if (ih < 0 || ih >= s.inH) continue;
-              for (let ow = 0; ow < s.outW; ow++) {
-                const iw = ow * s.sw - s.pw + j * s.dw;
-                if (iw >= 0 && iw < s.inW) sum += dy[dyBase + oh * s.outW + ow]! * x[xBase + ih * s.inW + iw]!;
+    // Pixels [from, to) of image n lie in one split.
+    for (let from = 0; from < plane; ) {
+      const split = Math.floor((n * plane + from) / s.kSplit);
+      const to = Math.min(plane, (split + 1) * s.kSplit - n * plane);
+      for (let co = 0; co < s.cOut; co++) {
+        const g = Math.floor(co / s.coutG);
+        const dyBase = (n * s.cOut + co) * plane;
+        for (let p = from; p < to; p++) db[split * s.cOut + co] += dy[dyBase + p]!;
+        for (let ci = 0; ci < s.cinG; ci++) {
+          const xBase = (n * s.cIn + g * s.cinG + ci) * s.inH * s.inW;
+          for (let i = 0; i < s.kH; i++) {
+            for (let j = 0; j < s.kW; j++) {
+              let sum = 0;
+              for (let p = from; p < to; p++) {
+                const oh = Math.floor(p / s.outW);
+                const ih = oh * s.sh - s.ph + i * s.dh;
+                const iw = (p - oh * s.outW) * s.sw - s.pw + j * s.dw;
+                if (ih >= 0 && ih < s.inH && iw >= 0 && iw < s.inW) sum += dy[dyBase + p]! * x[xBase + ih * s.inW + iw]!;
               }
+              acc[split * numel + (co * s.cinG + ci) * taps + i * s.kW + j] += sum;
             }
-            acc[(co * s.cinG + ci) * taps + i * s.kW + j] += sum;
           }
         }
       }
+      from = to;
     }
   }
-  out.set(acc);
+  call.buffers.out!.set(acc);
   if (call.overrides.has_bias === 1) call.buffers.bias_out!.set(db);
+}
+
+/** Twin of conv2d_sum_splits: the partial sums of the splits, added in split order. */
+function sumSplitsTwin(call: CpuInvocation): void {
+  const s = sizes(call.params);
+  const numel = s.cOut * s.cinG * s.kH * s.kW;
+  const splits = Math.ceil((s.batch * s.outH * s.outW) / s.kSplit);
+  const add = (parts: ArrayLike<number>, out: { [i: number]: number }, n: number): void => {
+    for (let i = 0; i < n; i++) {
+      let sum = 0;
+      for (let p = 0; p < splits; p++) sum = Math.fround(sum + parts[p * n + i]!);
+      out[i] = sum;
+    }
+  };
+  add(call.buffers.parts!, call.buffers.out!, numel);
+  if (call.overrides.has_bias === 1) add(call.buffers.bias_parts!, call.buffers.bias_out!, s.cOut);
 }
 
 /**
@@ -266,6 +296,20 @@ export const conv2dGradInput = spec('conv2d_grad_input', MODES.gradInput, gradIn
  * when `act` is set). Launch: `conv2dGradWeightLaunch`.
  */
 export const conv2dGradWeight = spec('conv2d_grad_weight', MODES.gradWeight, gradWeightTwin);
+
+/**
+ * out = Σ_s parts[s · |dW| + i] and, with `has_bias`, bias_out = Σ_s bias_parts[s · c_out + co]:
+ * the partial sums of a split weight gradient. Launch: `conv2dGradWeightLaunch`.
+ */
+export const conv2dSumSplits: KernelSpec = {
+  name: 'conv2d_sum_splits',
+  wgsl,
+  entry: 'conv2d_sum_splits',
+  params,
+  bindings: [read('parts'), read('bias_parts'), write('out'), write('bias_out')],
+  overrides: { has_bias: 0, wg: 256 },
+  cpu: sumSplitsTwin,
+};
 
 export interface ConvEpilogue {
   /** Forward: applied after the bias. Backward: dy is multiplied by its derivative at y. */
@@ -310,7 +354,7 @@ function check(geo: Conv2dGeometry, who: string): { outH: number; outW: number }
   return { outH, outW };
 }
 
-function convParams(geo: Conv2dGeometry, outH: number, outW: number, alpha: number): Record<string, number> {
+function convParams(geo: Conv2dGeometry, outH: number, outW: number, kSplit: number, alpha: number): Record<string, number> {
   return {
     batch: geo.batch,
     c_in: geo.cIn,
@@ -328,6 +372,7 @@ function convParams(geo: Conv2dGeometry, outH: number, outW: number, alpha: numb
     dil_h: geo.dilation[0],
     dil_w: geo.dilation[1],
     groups: geo.groups,
+    k_split: kSplit,
     alpha,
   };
 }
@@ -368,7 +413,7 @@ export function conv2dLaunch(
   const t = tiling(geo.cOut / geo.groups, geo.batch * outH * outW, geo.groups, who);
   return launch(conv2d, {
     bindings: { x: b.x, weight: b.weight, bias: b.bias ?? b.weight, dy: b.weight, y: b.weight, out: b.y, bias_out: dummyOut },
-    params: convParams(geo, outH, outW, opts.alpha ?? 0.01),
+    params: convParams(geo, outH, outW, (geo.cIn / geo.groups) * geo.kH * geo.kW, opts.alpha ?? 0.01),
     overrides: { act: ACTIVATIONS[opts.act ?? 'identity'], has_bias: hasBias ? 1 : 0, ...t.overrides },
     workgroups: t.workgroups,
     needs: {
@@ -405,7 +450,7 @@ export function conv2dGradInputLaunch(
   const outputs = geo.batch * geo.cOut * outH * outW;
   return launch(conv2dGradInput, {
     bindings: { x: b.weight, weight: b.weight, bias: b.weight, dy: b.dy, y: b.y ?? b.dy, out: b.dx, bias_out: dummyOut },
-    params: convParams(geo, outH, outW, opts.alpha ?? 0.01),
+    params: convParams(geo, outH, outW, (geo.cOut / geo.groups) * geo.kH * geo.kW, opts.alpha ?? 0.01),
     overrides: { act: ACTIVATIONS[act], ...t.overrides },
     workgroups: t.workgroups,
     needs: {
@@ -418,6 +463,25 @@ export function conv2dGradInputLaunch(
   });
 }
 
+/**
+ * Splits of the weight gradient's depth K = batch · outH · outW: enough workgroups to fill a GPU
+ * (about 256), each still walking at least 64 steps of K (so that the partial sums stay few
+ * and cheap to add), at most 64 splits.
+ */
+export function weightGradSplits(geo: Conv2dGeometry): number {
+  const { outH, outW } = check(geo, 'conv2d_grad_weight');
+  const tiles = tiling(geo.cOut / geo.groups, (geo.cIn / geo.groups) * geo.kH * geo.kW, geo.groups, 'conv2d_grad_weight').workgroups;
+  const steps = Math.ceil((geo.batch * outH * outW) / CONV_TILE.k);
+  const want = Math.ceil(256 / (tiles[0] * tiles[1] * tiles[2]));
+  return splitLayout(geo.batch * outH * outW, Math.max(1, Math.min(Math.floor(steps / 64), want, 64))).splits;
+}
+
+/** K cut into `splits` ranges of whole tile_k steps; fewer splits when the last would be empty. */
+function splitLayout(depth: number, splits: number): { kSplit: number; splits: number } {
+  const kSplit = Math.ceil(Math.ceil(depth / CONV_TILE.k) / splits) * CONV_TILE.k;
+  return { kSplit, splits: Math.ceil(depth / kSplit) };
+}
+
 export interface Conv2dGradWeightBindings {
   readonly dy: BufferView;
   readonly x: BufferView;
@@ -426,37 +490,63 @@ export interface Conv2dGradWeightBindings {
   readonly dweight: BufferView;
   /** Required when `hasBias`. */
   readonly dbias?: BufferView;
+  /** Scratch for the partial sums when `splits` > 1: splits · |dweight| values. */
+  readonly dweightParts?: BufferView;
+  /** Scratch for the partial bias sums when `splits` > 1 and `hasBias`: splits · cOut values. */
+  readonly dbiasParts?: BufferView;
 }
 
-/** The weight-gradient launch (and bias gradient with `hasBias`); unused bindings as in `conv2dLaunch`. */
+/**
+ * The weight-gradient launches (and bias gradient with `hasBias`): one, or with `splits` > 1 (see
+ * `weightGradSplits`, the default) the split product into the scratch buffers and their sum.
+ * Unused bindings as in `conv2dLaunch`.
+ */
 export function conv2dGradWeightLaunch(
   geo: Conv2dGeometry,
   b: Conv2dGradWeightBindings,
-  opts: ConvEpilogue & { readonly hasBias?: boolean },
+  opts: ConvEpilogue & { readonly hasBias?: boolean; readonly splits?: number },
   dummyOut: BufferView,
   label?: string,
-): Launch {
+): Launch[] {
   const who = label ?? 'conv2d_grad_weight';
   const { outH, outW } = check(geo, who);
   const act = opts.act ?? 'identity';
   const hasBias = opts.hasBias === true;
   if (act !== 'identity' && !b.y) throw new Error(`${who}: act '${act}' needs the forward output 'y'`);
   if (hasBias && !b.dbias) throw new Error(`${who}: hasBias needs a 'dbias' buffer`);
-  const taps = geo.kH * geo.kW;
-  const t = tiling(geo.cOut / geo.groups, (geo.cIn / geo.groups) * taps, geo.groups, who);
-  const outputs = geo.batch * geo.cOut * outH * outW;
-  return launch(conv2dGradWeight, {
-    bindings: { x: b.x, weight: b.x, bias: b.x, dy: b.dy, y: b.y ?? b.dy, out: b.dweight, bias_out: b.dbias ?? dummyOut },
-    params: convParams(geo, outH, outW, opts.alpha ?? 0.01),
+  const requested = opts.splits ?? weightGradSplits(geo);
+  if (!Number.isInteger(requested) || requested < 1) throw new Error(`${who}: splits must be a positive integer, got ${requested}`);
+  const depth = geo.batch * outH * outW;
+  const { kSplit, splits } = splitLayout(depth, requested);
+  const numel = geo.cOut * (geo.cIn / geo.groups) * geo.kH * geo.kW;
+  const split = splits > 1;
+  if (split && (!b.dweightParts || (hasBias && !b.dbiasParts))) throw new Error(`${who}: ${splits} splits need 'dweightParts'${hasBias ? " and 'dbiasParts'" : ''} buffers`);
+  const t = tiling(geo.cOut / geo.groups, (geo.cIn / geo.groups) * geo.kH * geo.kW, geo.groups * splits, who);
+  const params = convParams(geo, outH, outW, kSplit, opts.alpha ?? 0.01);
+  const out = split ? b.dweightParts! : b.dweight;
+  const biasOut = hasBias ? (split ? b.dbiasParts! : b.dbias!) : dummyOut;
+  const product = launch(conv2dGradWeight, {
+    bindings: { x: b.x, weight: b.x, bias: b.x, dy: b.dy, y: b.y ?? b.dy, out, bias_out: biasOut },
+    params,
     overrides: { act: ACTIVATIONS[act], has_bias: hasBias ? 1 : 0, ...t.overrides },
     workgroups: t.workgroups,
     needs: {
-      dy: outputs,
+      dy: geo.batch * geo.cOut * outH * outW,
       x: geo.batch * geo.cIn * geo.inH * geo.inW,
-      ...(act !== 'identity' ? { y: outputs } : {}),
-      out: geo.cOut * (geo.cIn / geo.groups) * taps,
-      ...(hasBias ? { bias_out: geo.cOut } : {}),
+      ...(act !== 'identity' ? { y: geo.batch * geo.cOut * outH * outW } : {}),
+      out: splits * numel,
+      ...(hasBias ? { bias_out: splits * geo.cOut } : {}),
     },
     label,
   });
+  if (!split) return [product];
+  const sum = launch(conv2dSumSplits, {
+    bindings: { parts: out, bias_parts: hasBias ? biasOut : out, out: b.dweight, bias_out: hasBias ? b.dbias! : dummyOut },
+    params,
+    overrides: { has_bias: hasBias ? 1 : 0 },
+    threads: numel + (hasBias ? geo.cOut : 0),
+    needs: { out: numel, ...(hasBias ? { bias_out: geo.cOut } : {}) },
+    label,
+  });
+  return [product, sum];
 }

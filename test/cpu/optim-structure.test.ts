@@ -12,87 +12,106 @@ import { sgdUpdate } from '../../src/optim/sgd.js';
 import { cpuBackend, expectAllClose } from '../harness.js';
 import { drive, fixture, freshParams, lossGradient } from '../optim-driver.js';
 
-// sign-SGD: w = w - lr * sign(g_eff), with a `flip` variant that ascends instead (a stand-in for
-// a real option). Written as a user of the library would: its shader, then its module.
-const signSource = /* wgsl */ `
+// Signum (Bernstein et al. 2018): m = beta * m + (1 - beta) * g_eff, w = w - lr * sign(m), or
+// signSGD, w = w - lr * sign(g_eff), without momentum. Written as a user of the library would:
+// its shader, then its module.
+const signumSource = /* wgsl */ `
 struct Hyper {
   l1: f32,
   l2: f32,
   lr: f32,
+  beta: f32,
+  one_minus_beta: f32,
 }
 
-override flip: bool = false;
+override has_momentum: bool = false;
 
 @compute @workgroup_size(wg)
-fn sign_sgd_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+fn signum_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let range = update_range(wid, nwg, lid);
-  let lr = select(hyper.lr, -hyper.lr, flip) * lr_factor();
+  let h = hyper;
+  let lr = h.lr * lr_factor();
   for (var q = range.x; q < range.y; q++) {
-    weights[q] = weights[q] - lr * sign(optimizer_grad4(q));
+    var d = optimizer_grad4(q);
+    if (has_momentum) {
+      d = state[q] * h.beta + h.one_minus_beta * d;
+      state[q] = d;
+    }
+    weights[q] = weights[q] - lr * sign(d);
   }
 }
 `;
 
-const signUpdate = updateKernel({
-  name: 'sign_sgd',
-  source: signSource,
-  hyper: ['lr'],
-  variants: { flip: 0 },
+const signumUpdate = updateKernel({
+  name: 'signum',
+  source: signumSource,
+  hyper: ['lr', 'beta', 'one_minus_beta'],
+  variants: { has_momentum: 0 },
   cpu(u) {
-    const lr = f((u.overrides.flip ? -u.hyper.lr : u.hyper.lr) * u.lrFactor);
-    for (let i = 0; i < u.n; i++) u.weights[i] = u.weights[i]! - f(lr * Math.sign(u.grad(i)));
+    const { weights, state, hyper: h } = u;
+    const lr = f(h.lr * u.lrFactor);
+    for (let i = 0; i < u.n; i++) {
+      let d = u.grad(i);
+      if (u.overrides.has_momentum) state[i] = d = f(f(state[i]! * h.beta) + f(h.one_minus_beta * d));
+      weights[i] = weights[i]! - f(lr * Math.sign(d));
+    }
   },
 });
 
-class SignSGD extends Optimizer {
-  protected readonly kernel = signUpdate;
-  constructor(params: ParamsInput, options: { lr?: number; flip?: boolean } = {}) {
-    super('SignSGD', params, { lr: 0.01, flip: false }, options);
+class Signum extends Optimizer {
+  protected readonly kernel = signumUpdate;
+  constructor(params: ParamsInput, options: { lr?: number; momentum?: number } = {}) {
+    super('Signum', params, { lr: 0.01, momentum: 0.9 }, options);
   }
   protected validateGroup(group: ParamGroup, index: number): void {
-    this.expect(group, index, 'flip', 'boolean');
+    this.expect(group, index, 'momentum', 'in [0, 1)');
   }
-  stateSlots(): readonly string[] {
-    return [];
+  stateSlots(group: ParamGroup): readonly string[] {
+    return group.momentum !== 0 ? ['momentum_buffer'] : [];
   }
   protected override variants(group: ParamGroup): Record<string, boolean> {
-    return { flip: group.flip === true };
+    return { has_momentum: group.momentum !== 0 };
   }
-  hyper(group: ParamGroup): HyperValues<typeof signUpdate> {
-    return { lr: group.lr };
+  hyper(group: ParamGroup): HyperValues<typeof signumUpdate> {
+    const beta = group.momentum as number;
+    return { lr: group.lr, beta, one_minus_beta: 1 - beta };
   }
 }
 
 describe('a new optimizer is its WGSL and one module', () => {
   it('reflection accepts its Hyper struct and its variant', () => {
-    expect(reflectBindings(signUpdate).storage).toHaveLength(5);
+    expect(reflectBindings(signumUpdate).storage).toHaveLength(5);
   });
 
-  it.each([false, true])('trains on the CPU backend as the float64 rule says (flip %s)', async (flip) => {
+  it.each([0, 0.9])('trains on the CPU backend as the float64 rule says (momentum %f)', async (beta) => {
     const params = freshParams();
     const lr = 0.01;
-    const run = await drive(cpuBackend(), new SignSGD(params, { lr, flip }), { steps: 5, gradient: lossGradient(params) });
+    const run = await drive(cpuBackend(), new Signum(params, { lr, momentum: beta }), { steps: 5, gradient: lossGradient(params) });
     const a = fixture.a.flat();
     const b = fixture.b.flat();
     const w = fixture.init.flat();
+    const m = w.map(() => 0);
     for (let s = 0; s < 5; s++) {
-      const g = w.map((x, i) => a[i]! * x + b[i]! * Math.cos(x));
-      g.forEach((gi, i) => (w[i] = w[i]! - (flip ? -lr : lr) * Math.sign(gi)));
+      w.forEach((x, i) => {
+        const g = a[i]! * x + b[i]! * Math.cos(x);
+        m[i] = beta * m[i]! + (1 - beta) * g;
+        w[i] = x - lr * Math.sign(beta === 0 ? g : m[i]!);
+      });
       expectAllClose(run.trajectory[s]!, w, { rtol: 1e-6, atol: 1e-7, label: `step ${s + 1}` });
     }
     expect(run.paddingMax).toBe(0);
   });
 
   it('a scalar the optimizer does not give is an error naming it', () => {
-    class Forgetful extends SignSGD {
-      override hyper(): HyperValues<typeof signUpdate> {
-        return {} as HyperValues<typeof signUpdate>;
+    class Forgetful extends Signum {
+      override hyper(): HyperValues<typeof signumUpdate> {
+        return {} as HyperValues<typeof signumUpdate>;
       }
     }
     const backend = cpuBackend();
     const opt = new Forgetful([new Parameter(new Float32Array(3), [3], 'w')]);
     const layout = { params: backend.createBuffer(256, 'p'), grads: backend.createBuffer(256, 'g'), groups: [{ offset: 0, length: 64 }] };
-    expect(() => planUpdate(backend, opt, layout).beforeStep()).toThrow(/SignSGD: hyper\(\) gave no value for 'lr'/);
+    expect(() => planUpdate(backend, opt, layout).beforeStep()).toThrow(/Signum: hyper\(\) gave no value for 'lr'/);
   });
 });
 

@@ -217,10 +217,13 @@ describe('argmax', () => {
     }
   });
 
-  it('counts NaN as the largest value, as torch does', async () => {
+  it('counts NaN as the largest value, and max and min propagate it, as torch does', async () => {
     const x = new Float32Array([1, NaN, 3, 2, 5, NaN]);
     const run = await runOp(cpuBackend(), (t) => argmax(t, 1), [{ shape: [2, 3], grad: false }], [x]);
     expect(Array.from(run.outputs[0]!)).toEqual([1, 2]);
+    const high = await runOp(cpuBackend(), (t) => [max(t, 1), min(t, 1)], [{ shape: [2, 3], grad: false }], [x]);
+    expect(Array.from(high.outputs[0]!)).toEqual([NaN, NaN]);
+    expect(Array.from(high.outputs[1]!)).toEqual([NaN, NaN]);
   });
 });
 

@@ -78,7 +78,8 @@ export const BATCH_NORM: OpDef<BatchNormAttrs> = {
     if (gradOut === ONE) throw new Error(`${node.label}: a batch norm output cannot be the loss`);
     const a = node.attrs;
     const { x, weight } = batchNormInputs(node.inputs, a);
-    const [mean, variance] = a.batchStats ? [node.outputs[1]!, node.outputs[2]!] : [node.inputs[node.inputs.length - 2]!, node.inputs[node.inputs.length - 1]!];
+    const stats = a.batchStats ? node.outputs.slice(1, 3) : node.inputs.slice(-2);
+    const [mean, variance] = stats as [Tensor, Tensor];
     const iWeight = a.hasWeight ? 1 : -1;
     const iBias = a.hasBias ? (a.hasWeight ? 2 : 1) : -1;
     if (!a.batchStats && wants.slice(-2).some(Boolean)) {
@@ -105,7 +106,9 @@ export const BATCH_NORM: OpDef<BatchNormAttrs> = {
     const s = channelShape(x);
     const [y, mean, variance] = node.outputs as [Tensor, Tensor?, Tensor?];
     const stats = running ?? { mean: mean!, variance: variance! };
-    const launches = a.batchStats ? [batchNormStatsLaunch(s, { x: io.view(x), mean_out: io.view(mean!), variance_out: io.view(variance!) }, `${node.label}.stats`)] : [];
+    const launches = a.batchStats
+      ? [batchNormStatsLaunch(s, { x: io.view(x), mean_out: io.view(mean!), variance_out: io.view(variance!) }, `${node.label}.stats`)]
+      : [];
     const bindings = {
       x: io.view(x),
       mean: io.view(stats.mean),
@@ -132,7 +135,14 @@ export const BATCH_NORM_GRAD_REDUCE: OpDef<{ eps: number }> = {
   lower(node, io) {
     const [x, dy, mean, variance] = node.inputs as [Tensor, Tensor, Tensor, Tensor];
     const [sumDy, sumDyXhat] = node.outputs as [Tensor, Tensor];
-    const bindings = { x: io.view(x), dy: io.view(dy), mean: io.view(mean), variance: io.view(variance), sum_dy_out: io.view(sumDy), sum_dy_xhat_out: io.view(sumDyXhat) };
+    const bindings = {
+      x: io.view(x),
+      dy: io.view(dy),
+      mean: io.view(mean),
+      variance: io.view(variance),
+      sum_dy_out: io.view(sumDy),
+      sum_dy_xhat_out: io.view(sumDyXhat),
+    };
     return [batchNormBackwardReduceLaunch(channelShape(x), node.attrs.eps, bindings, node.label)];
   },
 };
@@ -151,7 +161,14 @@ export const BATCH_NORM_GRAD_INPUT: OpDef<{ eps: number; hasWeight: boolean; bat
     const { eps, hasWeight, batchStats } = node.attrs;
     const weight = hasWeight ? rest.shift()! : null;
     const sums = batchStats ? { sum_dy: io.view(rest[0]!), sum_dy_xhat: io.view(rest[1]!) } : null;
-    const bindings = { x: io.view(x!), dy: io.view(dy!), mean: io.view(mean!), variance: io.view(variance!), ...(weight ? { weight: io.view(weight) } : {}), dx: io.view(node.outputs[0]!) };
+    const bindings = {
+      x: io.view(x!),
+      dy: io.view(dy!),
+      mean: io.view(mean!),
+      variance: io.view(variance!),
+      ...(weight ? { weight: io.view(weight) } : {}),
+      dx: io.view(node.outputs[0]!),
+    };
     return [batchNormBackwardInputLaunch(channelShape(x!), eps, bindings, sums, io.dummy, node.label)];
   },
 };
@@ -342,7 +359,14 @@ export const LAYER_NORM_GRAD_INPUT: OpDef<{ normalizedShape: readonly number[]; 
   },
   lower(node, io) {
     const [x, dy, mean, rstd, weight] = node.inputs as [Tensor, Tensor, Tensor, Tensor, Tensor?];
-    const bindings = { x: io.view(x), dy: io.view(dy), ...(weight ? { weight: io.view(weight) } : {}), mean: io.view(mean), rstd: io.view(rstd), dx: io.view(node.outputs[0]!) };
+    const bindings = {
+      x: io.view(x),
+      dy: io.view(dy),
+      ...(weight ? { weight: io.view(weight) } : {}),
+      mean: io.view(mean),
+      rstd: io.view(rstd),
+      dx: io.view(node.outputs[0]!),
+    };
     return [layerNormBackwardInputLaunch(rowShape(x, node.attrs.normalizedShape), bindings, io.dummy, node.label)];
   },
 };
