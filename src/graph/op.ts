@@ -48,3 +48,13 @@ export interface OpDef<A = unknown> {
    */
   readonly acceptsViews?: boolean;
 }
+
+/**
+ * The gradient flowing into an op's output as a tensor. The seed ONE reaches an op only when its
+ * output is the loss itself, which is meaningful for reductions and losses only: others reject it
+ * with an error that says what to do.
+ */
+export function gradTensor(gradOut: Tensor | typeof ONE, label: string, op: string): Tensor {
+  if (gradOut === ONE) throw new Error(`${label}: the output of ${op} cannot be the loss: reduce it to a scalar first (for example with .sum() or .mean())`);
+  return gradOut;
+}

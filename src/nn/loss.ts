@@ -1,5 +1,5 @@
 import { ModuleBuffer } from '../graph/parameter.js';
-import { binaryCrossEntropyWithLogits, crossEntropyAttrs, crossEntropyWithCorrect, l1Loss, type Reduction } from '../graph/ops/losses.js';
+import { binaryCrossEntropyWithLogits, checkReduction, crossEntropyAttrs, crossEntropyWithCorrect, l1Loss, type Reduction } from '../graph/ops/losses.js';
 import { MSE } from '../graph/ops/loss.js';
 import type { Tensor } from '../graph/tensor.js';
 
@@ -14,16 +14,13 @@ export interface Loss {
   /** 'class' for int32 class indices, 'value' for float targets shaped like the output. */
   readonly targets: 'class' | 'value';
   apply(output: Tensor, target: Tensor): LossOutputs;
+  /** For class targets: the index that marks a sample to leave out (a valid target besides [0, C)). */
+  readonly ignoreIndex?: number;
   /**
    * Constant tensors the loss reads (BCEWithLogitsLoss's per-class positive weights): whoever
    * runs the graph binds them as it binds the model's buffers.
    */
   readonly buffers?: readonly ModuleBuffer[];
-}
-
-function checkReduction(who: string, reduction: unknown): Reduction {
-  if (reduction === 'mean' || reduction === 'sum') return reduction;
-  throw new Error(`${who}: reduction must be 'mean' or 'sum', got ${JSON.stringify(reduction)}`);
 }
 
 export interface CrossEntropyLossOptions {

@@ -20,6 +20,7 @@ import {
   conv2dGradWeightLaunch,
   conv2dLaunch,
   convOutputSize,
+  weightGradSplits,
 } from '../../src/kernels/conv2d.js';
 import { Conv2d, type Conv2dOptions } from '../../src/nn/conv.js';
 import { manualSeed } from '../../src/nn/init.js';
@@ -167,26 +168,36 @@ async function runConv(
   product: Product,
   c: Conv2dGeometry,
   data: Partial<Record<'x' | 'weight' | 'bias' | 'dy' | 'y', Float32Array>>,
-  opts: { act?: Activation; hasBias?: boolean } = {},
-): Promise<{ out: Float32Array; biasOut: Float32Array }> {
+  opts: { act?: Activation; hasBias?: boolean; splits?: number } = {},
+): Promise<{ out: Float32Array; biasOut: Float32Array; launches: number }> {
   const [oH, oW] = outSize(c);
-  const l =
+  const launches =
     product === 'forward'
-      ? conv2dLaunch(c, { x: ANY, weight: ANY, bias: ANY, y: ANY }, opts, ANY)
+      ? [conv2dLaunch(c, { x: ANY, weight: ANY, bias: ANY, y: ANY }, opts, ANY)]
       : product === 'gradInput'
-        ? conv2dGradInputLaunch(c, { dy: ANY, weight: ANY, y: ANY, dx: ANY }, opts, ANY)
-        : conv2dGradWeightLaunch(c, { dy: ANY, x: ANY, y: ANY, dweight: ANY, dbias: ANY }, opts, ANY);
-  const outLength =
-    product === 'forward' ? c.batch * c.cOut * oH * oW : product === 'gradInput' ? c.batch * c.cIn * c.inH * c.inW : (c.cOut * c.cIn * c.kH * c.kW) / c.groups;
+        ? [conv2dGradInputLaunch(c, { dy: ANY, weight: ANY, y: ANY, dx: ANY }, opts, ANY)]
+        : conv2dGradWeightLaunch(c, { dy: ANY, x: ANY, y: ANY, dweight: ANY, dbias: ANY, dweightParts: ANY, dbiasParts: ANY }, opts, ANY);
+  const numel = product === 'forward' ? c.batch * c.cOut * oH * oW : product === 'gradInput' ? c.batch * c.cIn * c.inH * c.inW : (c.cOut * c.cIn * c.kH * c.kW) / c.groups;
+  const splits = launches.length > 1 ? launches[0]!.workgroups[2] / c.groups : 1;
   const tiny = new Float32Array(1);
-  const result = await runKernel(backend, l.kernel, {
+  const first = launches[0]!;
+  const result = await runKernel(backend, first.kernel, {
     inputs: { x: tiny, weight: tiny, bias: tiny, dy: tiny, y: tiny, ...data },
-    outputs: { out: outLength, bias_out: c.cOut },
-    params: l.params!,
-    overrides: l.overrides!,
-    workgroups: l.workgroups,
+    outputs: { out: splits * numel, bias_out: splits * c.cOut },
+    params: first.params!,
+    overrides: first.overrides!,
+    workgroups: first.workgroups,
   });
-  return { out: result.out as Float32Array, biasOut: result.bias_out as Float32Array };
+  const sum = launches[1];
+  if (!sum) return { out: result.out as Float32Array, biasOut: result.bias_out as Float32Array, launches: 1 };
+  const total = await runKernel(backend, sum.kernel, {
+    inputs: { parts: result.out!, bias_parts: result.bias_out! },
+    outputs: { out: numel, bias_out: c.cOut },
+    params: sum.params!,
+    overrides: sum.overrides!,
+    workgroups: sum.workgroups,
+  });
+  return { out: total.out as Float32Array, biasOut: total.bias_out as Float32Array, launches: 2 };
 }
 
 const CASES: Case[] = [
@@ -225,6 +236,16 @@ describe('conv2d kernel twins against the definition', () => {
     const noBias = await runConv(cpu, 'gradWeight', c, { dy, x });
     expectAllClose(noBias.out, dw, { ...tol, label: 'dweight without bias' });
     expect(noBias.biasOut.every(Number.isNaN), 'bias_out is left alone without a bias').toBe(true);
+
+    // The depth batch · pixels cut into splits whose ends fall inside images, summed by a second kernel.
+    for (const splits of [2, 3, 64]) {
+      const parts = await runConv(cpu, 'gradWeight', c, { dy, x }, { hasBias: true, splits });
+      expect(parts.launches, `${splits} splits take a second launch when K has that many steps`).toBe(Math.ceil((c.batch * oH * oW) / 16) > 1 ? 2 : 1);
+      expectAllClose(parts.out, dw, { ...tol, label: `dweight, ${splits} splits` });
+      expectAllClose(parts.biasOut, db, { ...tol, label: `dbias, ${splits} splits` });
+      const partsNoBias = await runConv(cpu, 'gradWeight', c, { dy, x }, { splits });
+      expectAllClose(partsNoBias.out, dw, { ...tol, label: `dweight without bias, ${splits} splits` });
+    }
   });
 
   it.each(['relu', 'leaky_relu', 'tanh', 'sigmoid'] as const)('fused %s: epilogue forward, dy gated by its derivative backward', async (act) => {
@@ -247,6 +268,21 @@ describe('conv2d kernel twins against the definition', () => {
     const grads = await runConv(cpu, 'gradWeight', c, { dy, x, y }, { act, hasBias: true });
     expectAllClose(grads.out, ref.dw, { ...tol, label: 'dweight' });
     expectAllClose(grads.biasOut, ref.db, { ...tol, label: 'dbias' });
+  });
+
+  it('splits the weight gradient only where K is long and the product small', () => {
+    const mnist1 = geo('', { batch: 128, cIn: 1, inH: 28, inW: 28, cOut: 16, kH: 3, kW: 3, padding: [1, 1] });
+    expect(weightGradSplits(mnist1)).toBe(64);
+    expect(weightGradSplits({ ...mnist1, batch: 2 })).toBe(1);
+    // 196 steps of K along 16 make 3 splits of at least 64 steps each.
+    expect(weightGradSplits({ ...mnist1, batch: 2, inH: 28 * 2 })).toBe(3);
+    // Many output tiles already fill the GPU.
+    expect(weightGradSplits({ ...mnist1, cIn: 256, cOut: 256 })).toBe(1);
+    const launches = conv2dGradWeightLaunch(mnist1, { dy: ANY, x: ANY, dweight: ANY, dweightParts: ANY }, {}, ANY);
+    expect(launches.map((l) => l.kernel.name)).toEqual(['conv2d_grad_weight', 'conv2d_sum_splits']);
+    expect(launches[0]!.workgroups).toEqual([1, 1, 64]);
+    expect(() => conv2dGradWeightLaunch(mnist1, { dy: ANY, x: ANY, dweight: ANY }, {}, ANY)).toThrow(/64 splits need 'dweightParts' buffers/);
+    expect(() => conv2dGradWeightLaunch(mnist1, { dy: ANY, x: ANY, dweight: ANY }, { splits: 0 }, ANY)).toThrow(/splits must be a positive integer, got 0/);
   });
 
   it('launch helpers refuse bad geometry and missing buffers', () => {

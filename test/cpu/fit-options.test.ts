@@ -7,11 +7,11 @@ import * as optim from '../../src/optim/index.js';
 import { Trainer } from '../../src/train/trainer.js';
 import { randomArray } from '../harness.js';
 
-async function classifier(): Promise<Trainer> {
+async function classifier(scheduler?: optim.lr.TrainingHooks): Promise<Trainer> {
   nn.manualSeed(11);
   const model = new nn.Sequential(new nn.Linear(2, 16), new nn.Tanh(), new nn.Linear(16, 3));
   const optimizer = new optim.Adam(model.parameters(), { lr: 0.05 });
-  return new Trainer(await createDevice({ backend: 'cpu' }), model, { loss: new nn.CrossEntropyLoss(), optimizer, inputShape: [2] });
+  return new Trainer(await createDevice({ backend: 'cpu' }), model, { loss: new nn.CrossEntropyLoss(), optimizer, scheduler, inputShape: [2] });
 }
 
 const train = gaussians({ n: 100, classes: 3, seed: 1 });
@@ -45,15 +45,14 @@ describe('fit with maxSteps', () => {
 describe('fit yields the thread', () => {
   /** A classifier whose schedule counts the steps enqueued and can make each one slow. */
   async function counted(stepMs = 0) {
-    const trainer = await classifier();
     const counter = { enqueued: 0 };
-    (trainer.options as { scheduler?: optim.lr.TrainingHooks }).scheduler = {
+    const trainer = await classifier({
       afterStep() {
         counter.enqueued++;
         const end = performance.now() + stepMs;
         while (performance.now() < end);
       },
-    };
+    });
     return { trainer, counter };
   }
 

@@ -1,5 +1,12 @@
 import { type Activation, gradFromOutput } from '../../kernels/activations.js';
-import { type Conv2dGeometry, conv2dGradInputLaunch, conv2dGradWeightLaunch, conv2dLaunch, convOutputSize } from '../../kernels/conv2d.js';
+import {
+  type Conv2dGeometry,
+  conv2dGradInputLaunch,
+  conv2dGradWeightLaunch,
+  conv2dLaunch,
+  convOutputSize,
+  weightGradSplits,
+} from '../../kernels/conv2d.js';
 import { ONE, type OpDef } from '../op.js';
 import { shapeString, type Tensor } from '../tensor.js';
 
@@ -22,6 +29,11 @@ export interface Conv2dGradAttrs {
   readonly act: Activation;
   readonly alpha: number;
   readonly hasBias: boolean;
+}
+
+export interface Conv2dGradWeightAttrs extends Conv2dGradAttrs {
+  /** Splits of the depth batch · pixels (`weightGradSplits`); > 1 adds scratch outputs. */
+  readonly splits: number;
 }
 
 function geometry(x: readonly number[], w: readonly number[], a: Conv2dAttrs): Conv2dGeometry {
@@ -91,7 +103,8 @@ export const CONV2D: OpDef<Conv2dAttrs> = {
     const grads: (Tensor | null)[] = node.inputs.map(() => null);
     if (wants[0]) grads[0] = g.apply(CONV2D_GRAD_INPUT, [gradOut, w, ...gate], attrs, `${node.label}.grad_input`)[0]!;
     if (wants[1] || (hasBias && wants[2])) {
-      const [dw, db] = g.apply(CONV2D_GRAD_WEIGHT, [gradOut, x, ...gate], attrs, `${node.label}.grad_weight`);
+      const splits = weightGradSplits(attrs.geometry);
+      const [dw, db] = g.apply(CONV2D_GRAD_WEIGHT, [gradOut, x, ...gate], { ...attrs, splits }, `${node.label}.grad_weight`);
       grads[1] = dw!;
       if (hasBias) grads[2] = db!;
     }
@@ -135,27 +148,44 @@ export const CONV2D_GRAD_INPUT: OpDef<Conv2dGradAttrs> = {
 
 /**
  * dW = Σ over batch and pixels of (dy ⊙ act'(y)) times the input windows, and db = Σ dy ⊙ act'(y)
- * per channel (a second output, only with a bias), in one dispatch; inputs [dy, x] or [dy, x, y].
+ * per channel, in one dispatch; inputs [dy, x] or [dy, x, y]. Outputs [dW, db?], then, when the
+ * depth is split, the scratch partial sums [splits · |dW|] and [splits · c_out]? that a second
+ * dispatch adds up.
  */
-export const CONV2D_GRAD_WEIGHT: OpDef<Conv2dGradAttrs> = {
+export const CONV2D_GRAD_WEIGHT: OpDef<Conv2dGradWeightAttrs> = {
   name: 'conv2d_grad_weight',
-  infer(_inputs, { geometry: s, hasBias }) {
-    const dw = { shape: [s.cOut, s.cIn / s.groups, s.kH, s.kW], dtype: 'f32' as const };
-    return hasBias ? [dw, { shape: [s.cOut], dtype: 'f32' }] : [dw];
+  infer(_inputs, { geometry: s, hasBias, splits }) {
+    const numel = (s.cOut * s.cIn * s.kH * s.kW) / s.groups;
+    const specs = [{ shape: [s.cOut, s.cIn / s.groups, s.kH, s.kW], dtype: 'f32' as const }];
+    if (hasBias) specs.push({ shape: [s.cOut], dtype: 'f32' });
+    if (splits > 1) {
+      specs.push({ shape: [splits * numel], dtype: 'f32' });
+      if (hasBias) specs.push({ shape: [splits * s.cOut], dtype: 'f32' });
+    }
+    return specs;
   },
   lower(node, io) {
     const [dy, x, y] = node.inputs as [Tensor, Tensor, Tensor | undefined];
-    const [dw, db] = node.outputs as [Tensor, Tensor | undefined];
-    const { geometry: s, act, alpha, hasBias } = node.attrs;
-    return [
-      conv2dGradWeightLaunch(
-        s,
-        { dy: io.view(dy), x: io.view(x), y: y ? io.view(y) : undefined, dweight: io.view(dw), dbias: db ? io.view(db) : undefined },
-        { act, alpha, hasBias },
-        io.dummyOut,
-        node.label,
-      ),
-    ];
+    const { geometry: s, act, alpha, hasBias, splits } = node.attrs;
+    const outs = [...node.outputs];
+    const dw = outs.shift()!;
+    const db = hasBias ? outs.shift() : undefined;
+    const [dwParts, dbParts] = outs;
+    return conv2dGradWeightLaunch(
+      s,
+      {
+        dy: io.view(dy),
+        x: io.view(x),
+        y: y ? io.view(y) : undefined,
+        dweight: io.view(dw),
+        dbias: db ? io.view(db) : undefined,
+        dweightParts: dwParts ? io.view(dwParts) : undefined,
+        dbiasParts: dbParts ? io.view(dbParts) : undefined,
+      },
+      { act, alpha, hasBias, splits },
+      io.dummyOut,
+      node.label,
+    );
   },
 };
 

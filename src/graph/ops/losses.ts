@@ -21,7 +21,8 @@ export type { Reduction } from '../../kernels/losses.js';
 
 const TORCH_NAMES = { mse: 'mse_loss', l1: 'l1_loss', bce: 'binary_cross_entropy_with_logits' } as const;
 
-function checkReduction(who: string, reduction: unknown): Reduction {
+/** `reduction` if it is one this module implements; `who` names the caller in the error. */
+export function checkReduction(who: string, reduction: unknown): Reduction {
   if (reduction === 'mean' || reduction === 'sum') return reduction;
   throw new Error(`${who}: reduction must be 'mean' or 'sum', got ${JSON.stringify(reduction)}`);
 }

@@ -1,5 +1,5 @@
 import { matmulLaunch } from '../../kernels/matmul.js';
-import { ONE, type OpDef } from '../op.js';
+import { gradTensor, type OpDef } from '../op.js';
 import { numel, shapeString, type Tensor } from '../tensor.js';
 import { broadcastShapes } from './pointwise.js';
 import { contiguous, expand, reshape, sumTo, transpose } from './shape.js';
@@ -57,7 +57,8 @@ export const MATMUL: OpDef<Record<string, never>> = {
     return [{ shape: [...batch, a!.shape[ra - 2]!, b!.shape[rb - 1]!], dtype: 'f32' }];
   },
   backward(_g, node, [gradOut], wants) {
-    if (!gradOut || gradOut === ONE) return [null, null];
+    if (!gradOut) return [null, null];
+    gradOut = gradTensor(gradOut, node.label, 'matmul');
     const [a, b] = node.inputs as [Tensor, Tensor];
     return [
       wants[0] ? sumTo(matmul2(gradOut, transpose(b, -1, -2)), a.shape) : null,

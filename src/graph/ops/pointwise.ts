@@ -1,5 +1,5 @@
 import { binaryLaunch, type BinaryOp, toF32Launch, unaryLaunch, type UnaryOp, whereLaunch } from '../../kernels/map.js';
-import { ONE, type OpDef } from '../op.js';
+import { gradTensor, type OpDef } from '../op.js';
 import { shapeString, type Tensor, type TensorLike, toTensor } from '../tensor.js';
 import { operand, sumTo } from './shape.js';
 
@@ -38,8 +38,8 @@ export const UNARY: OpDef<UnaryAttrs> = {
     return [{ shape: x!.shape, dtype: 'f32' }];
   },
   backward(_g, node, [gradOut], wants) {
-    if (!wants[0] || !gradOut || gradOut === ONE || NO_GRAD.has(node.attrs.op)) return [null];
-    const g = gradOut;
+    if (!wants[0] || !gradOut || NO_GRAD.has(node.attrs.op)) return [null];
+    const g = gradTensor(gradOut, node.label, node.attrs.op);
     const x = node.inputs[0]!;
     const y = node.outputs[0]!;
     const { op, value: s, value2: t } = node.attrs;
@@ -101,8 +101,8 @@ export const BINARY: OpDef<{ op: BinaryOp; value: number }> = {
   },
   backward(_g, node, [gradOut], wants) {
     const { op, value } = node.attrs;
-    if (!gradOut || gradOut === ONE || COMPARISONS.has(op)) return [null, null];
-    const g = gradOut;
+    if (!gradOut || COMPARISONS.has(op)) return [null, null];
+    const g = gradTensor(gradOut, node.label, op);
     const [a, b] = node.inputs as [Tensor, Tensor];
     const y = node.outputs[0]!;
     const to = (d: Tensor, t: Tensor): Tensor => sumTo(d, t.shape);
@@ -262,7 +262,8 @@ export const WHERE: OpDef<Record<string, never>> = {
     return [{ shape: broadcastShapes(broadcastShapes(c!.shape, a!.shape, label), b!.shape, label), dtype: 'f32' }];
   },
   backward(_g, node, [gradOut], wants) {
-    if (!gradOut || gradOut === ONE) return [null, null, null];
+    if (!gradOut) return [null, null, null];
+    gradOut = gradTensor(gradOut, node.label, 'where');
     const [c, a, b] = node.inputs as [Tensor, Tensor, Tensor];
     const take = compare(c, 0, 'ne');
     return [

@@ -1,7 +1,7 @@
 import { fillLaunch } from '../../kernels/elementwise.js';
 import { copyI32Launch, type MapOperand, unaryLaunch } from '../../kernels/map.js';
 import type { LowerIO, OpDef } from '../op.js';
-import { ONE } from '../op.js';
+import { gradTensor } from '../op.js';
 import { denseStrides, numel, shapeString, type Tensor } from '../tensor.js';
 import { sum } from './reduce.js';
 
@@ -48,7 +48,7 @@ export const VIEW: OpDef<ViewAttrs> = {
   },
   backward(_g, node, [gradOut], wants) {
     if (!wants[0] || !gradOut) return [null];
-    if (gradOut === ONE) return [null];
+    gradOut = gradTensor(gradOut, node.label, 'a view');
     const x = node.inputs[0]!;
     const a = node.attrs;
     switch (a.kind) {
@@ -75,9 +75,9 @@ export const CONTIGUOUS: OpDef<Record<string, never>> = {
   infer([x]) {
     return [{ shape: x!.shape, dtype: x!.dtype }];
   },
-  backward(_g, _node, [gradOut], wants) {
-    if (!wants[0] || !gradOut || gradOut === ONE) return [null];
-    return [gradOut];
+  backward(_g, node, [gradOut], wants) {
+    if (!wants[0] || !gradOut) return [null];
+    return [gradTensor(gradOut, node.label, 'contiguous')];
   },
   lower(node, io) {
     const x = node.inputs[0]!;
@@ -105,11 +105,12 @@ export const CAT: OpDef<{ dim: number }> = {
     return [{ shape, dtype: first.dtype }];
   },
   backward(_g, node, [gradOut], wants) {
-    if (!gradOut || gradOut === ONE) return node.inputs.map(() => null);
+    if (!gradOut) return node.inputs.map(() => null);
+    const g = gradTensor(gradOut, node.label, 'cat');
     let start = 0;
     return node.inputs.map((t, i) => {
       const len = t.shape[node.attrs.dim]!;
-      const d = wants[i] ? narrow(gradOut, node.attrs.dim, start, len) : null;
+      const d = wants[i] ? narrow(g, node.attrs.dim, start, len) : null;
       start += len;
       return d;
     });
@@ -135,8 +136,8 @@ export const NARROW_GRAD: OpDef<{ shape: readonly number[]; dim: number; start: 
     return [{ shape: a.shape, dtype: g!.dtype }];
   },
   backward(_g, node, [gradOut], wants) {
-    if (!wants[0] || !gradOut || gradOut === ONE) return [null];
-    return [narrow(gradOut, node.attrs.dim, node.attrs.start, node.inputs[0]!.shape[node.attrs.dim]!)];
+    if (!wants[0] || !gradOut) return [null];
+    return [narrow(gradTensor(gradOut, node.label, 'narrow'), node.attrs.dim, node.attrs.start, node.inputs[0]!.shape[node.attrs.dim]!)];
   },
   lower(node, io) {
     const g = node.inputs[0]!;
