@@ -1,4 +1,5 @@
 import type { BufferView, Launch } from '../backend/kernel.js';
+import { fillLaunch } from '../kernels/elementwise.js';
 import type { DType, Graph, Node, Tensor } from './tensor.js';
 
 export interface OutputSpec {
@@ -49,12 +50,22 @@ export interface OpDef<A = unknown> {
   readonly acceptsViews?: boolean;
 }
 
+/** A constant tensor: `value` in every element (the seed of a loss computed by pointwise ops). */
+export const FULL: OpDef<{ shape: readonly number[]; value: number }> = {
+  name: 'full',
+  infer: (_inputs, a) => [{ shape: a.shape, dtype: 'f32' }],
+  lower(node, io) {
+    const out = node.outputs[0]!;
+    return [fillLaunch({ out: io.view(out) }, out.numel, node.attrs.value, node.label)];
+  },
+};
+
 /**
- * The gradient flowing into an op's output as a tensor. The seed ONE reaches an op only when its
- * output is the loss itself, which is meaningful for reductions and losses only: others reject it
- * with an error that says what to do.
+ * The gradient flowing into output `index` of `node` as a tensor: the seed ONE (the output is the
+ * loss itself, as in `loss1.add(loss2)`) becomes a tensor of ones. Reductions and losses handle
+ * ONE themselves, without a dispatch.
  */
-export function gradTensor(gradOut: Tensor | typeof ONE, label: string, op: string): Tensor {
-  if (gradOut === ONE) throw new Error(`${label}: the output of ${op} cannot be the loss: reduce it to a scalar first (for example with .sum() or .mean())`);
-  return gradOut;
+export function gradTensor(g: Graph, node: Node, gradOut: Tensor | typeof ONE, index = 0): Tensor {
+  if (gradOut !== ONE) return gradOut;
+  return g.apply(FULL, [], { shape: node.outputs[index]!.shape, value: 1 }, `${node.label}.seed`)[0]!;
 }

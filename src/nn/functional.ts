@@ -74,9 +74,10 @@ export function batchNorm(
   runningVar: TensorLike | null,
   weight?: TensorLike | null,
   bias?: TensorLike | null,
-  options: BatchNormOptions = {},
+  options: Omit<BatchNormOptions, 'numBatchesTracked'> & { numBatchesTracked?: TensorLike | null } = {},
 ): Tensor {
-  return batchNormOp(x, lift(x, runningMean), lift(x, runningVar), lift(x, weight), lift(x, bias), options);
+  const numBatchesTracked = lift(x, options.numBatchesTracked);
+  return batchNormOp(x, lift(x, runningMean), lift(x, runningVar), lift(x, weight), lift(x, bias), { ...options, numBatchesTracked });
 }
 
 /**
@@ -93,9 +94,18 @@ export function embedding(ids: Tensor, weight: TensorLike, options: EmbeddingOpt
   return embeddingOp(ids, lift(ids, weight)!, options);
 }
 
-/** softmax(q·kᵀ·scale + mask)·v as one fused kernel forward and one backward. */
-export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
-  return sdpa(q, k, v, options);
+/**
+ * softmax(q·kᵀ·scale + mask)·v: one fused kernel forward (online softmax, no L×S matrix in
+ * memory), three dispatches backward (the row dot products, dK/dV, dQ).
+ */
+export function scaledDotProductAttention(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  options: Omit<AttentionOptions, 'attnMask'> & { attnMask?: TensorLike | null } = {},
+): Tensor {
+  const attnMask = lift(q, options.attnMask);
+  return sdpa(q, k, v, { ...options, ...(attnMask ? { attnMask } : { attnMask: undefined }) });
 }
 
 export function softmax(x: Tensor, dim: number): Tensor {

@@ -357,6 +357,25 @@ describe('conv2d op', () => {
     await expectGradientsMatch(fused, [{ shape: [1, 2, 3, 4] }, { shape: [2, 2, 3, 3], lo: -0.5, hi: 0.5 }, { shape: [2] }], { seed: 15 });
   });
 
+  it('splits a long weight-gradient depth in two through the graph, with the same result', async () => {
+    const c = geo('', { batch: 2, cIn: 1, inH: 32, inW: 32, cOut: 2, kH: 3, kW: 3, padding: [1, 1] });
+    expect(weightGradSplits(c)).toBe(2);
+    const conv = new Conv2d(1, 2, 3, { padding: 1 });
+    const x = randomArray(2 * 32 * 32, -1, 1, 21);
+    const t = randomArray(2 * 2 * 32 * 32, -1, 1, 22);
+    const r = await forwardBackward(cpuBackend(), conv, [2, 1, 32, 32], Array.from(x), Array.from(t));
+    expect(r.kernels).toContain('conv2d_sum_splits');
+    const y = refForward(c, x, conv.weight.data, conv.bias!.data);
+    // d MSE / dy = 2 (y - t) / numel
+    const dy = y.map((v, i) => (2 * (v - t[i]!)) / y.length);
+    const { dw, db } = refGradWeight(c, dy, x);
+    const tol = { rtol: 1e-5, atol: 1e-6 };
+    expectAllClose(r.y, y, { ...tol, label: 'y' });
+    expectAllClose(r.dx, refGradInput(c, dy, conv.weight.data), { ...tol, label: 'dx' });
+    expectAllClose(r.dweight, dw, { ...tol, label: 'dweight' });
+    expectAllClose(r.dbias!, db, { ...tol, label: 'dbias' });
+  });
+
   it('only the gradients that lead to parameters are built', () => {
     const g = new Graph();
     const x = g.input('x', [1, 2, 5, 5]);
@@ -487,7 +506,8 @@ async function forwardBackward(backend: Backend, conv: Conv2d, xShape: number[],
   program.dispose();
   compiled.dispose();
   for (const b of made) backend.destroyBuffer(b);
-  return { shape: y.shape, y: out!, loss: lossValue![0]!, dx: gradValues[0]!, dweight: gradValues[1]!, dbias: gradValues[2] ?? null };
+  const kernels = compiled.launches.map((l) => l.kernel.name);
+  return { kernels, shape: y.shape, y: out!, loss: lossValue![0]!, dx: gradValues[0]!, dweight: gradValues[1]!, dbias: gradValues[2] ?? null };
 }
 
 describe('nn.Conv2d against torch 1.13', () => {

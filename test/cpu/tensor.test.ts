@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { gradients } from '../../src/graph/autodiff.js';
+import { compileGraph } from '../../src/graph/compile.js';
 import { cat } from '../../src/graph/ops/shape.js';
+import { Parameter } from '../../src/graph/parameter.js';
 import { Graph, type Tensor } from '../../src/graph/tensor.js';
 import { cpuBackend, expectAllClose } from '../harness.js';
 import { expectGradientsMatch, inputValues, runOp } from '../op-check.js';
@@ -78,6 +81,33 @@ describe('Tensor API values against plain loops', () => {
       [-1, -1, -1, 0.5, 2],
       [9, 9, 0, 0.5, 2],
     ]);
+  });
+});
+
+describe('a loss computed with tensor ops', () => {
+  it('gets the seed gradient as a tensor of ones (3 · sum(a · b) and a sum of two losses)', async () => {
+    const a = Float32Array.from([1, -2, 3]);
+    const b = Float32Array.from([0.5, 4, -1]);
+    const g = new Graph();
+    const pa = new Parameter(a.slice(), [3], 'a');
+    const pb = new Parameter(b.slice(), [3], 'b');
+    const ta = g.param(pa);
+    const tb = g.param(pb);
+    const loss = ta.mul(tb).sum().mul(3).add(ta.sum());
+    const [da, db] = gradients(g, loss, [ta, tb]);
+    const backend = cpuBackend();
+    const buf = (v: Float32Array) => {
+      const x = backend.createBuffer(256, 'p');
+      backend.write(x, v);
+      return { buffer: x, offset: 0, length: v.length };
+    };
+    const bound = new Map([[ta, buf(a)], [tb, buf(b)]]);
+    const compiled = compileGraph(backend, { graph: g, bound, outputs: [loss, da!, db!], label: 'seed', poison: true });
+    backend.run(backend.compile(compiled.launches, 'seed'));
+    const read = async (t: Tensor) => Array.from(new Float32Array(await backend.read(compiled.views.get(t)!.buffer, compiled.views.get(t)!.offset * 4, t.numel * 4)));
+    expect(await read(loss)).toEqual([3 * (0.5 - 8 - 3) + 2]);
+    expect(await read(da!)).toEqual([3 * 0.5 + 1, 3 * 4 + 1, 3 * -1 + 1]);
+    expect(await read(db!)).toEqual([3, -6, 9]);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/backend.js';
-import type { BufferView } from '../../src/backend/kernel.js';
+import type { BufferView, TypedArray } from '../../src/backend/kernel.js';
 import { CONV2D, type Conv2dAttrs, conv2d } from '../../src/graph/ops/conv.js';
 import type { Tensor } from '../../src/graph/tensor.js';
 import type { Activation } from '../../src/kernels/activations.js';
@@ -33,27 +33,50 @@ function geo(name: string, g: Partial<Case> & Pick<Conv2dGeometry, 'batch' | 'cI
 
 type Product = 'forward' | 'gradInput' | 'gradWeight';
 
-/** One kernel through its launch helper; each binding in its own poisoned buffer. */
-async function runConv(backend: Backend, product: Product, c: Case, data: Record<string, Float32Array>, hasBias: boolean) {
+/**
+ * One product through its launch helper, each binding in its own poisoned buffer; a split weight
+ * gradient also returns its partial sums, then runs the kernel that adds them.
+ */
+interface ConvRun {
+  readonly out: TypedArray;
+  readonly bias_out: TypedArray;
+  /** Splits of K; with more than one, the partial sums the second kernel added. */
+  readonly parts: number;
+  readonly partials?: TypedArray;
+  readonly biasPartials?: TypedArray;
+}
+
+async function runConv(backend: Backend, product: Product, c: Case, data: Record<string, Float32Array>, hasBias: boolean, splits?: number): Promise<ConvRun> {
   const oH = convOutputSize(c.inH, c.kH, c.stride[0], c.padding[0], c.dilation[0]);
   const oW = convOutputSize(c.inW, c.kW, c.stride[1], c.padding[1], c.dilation[1]);
-  const opts = { act: c.act ?? 'identity', hasBias };
-  const l =
+  const opts = { act: c.act ?? 'identity', hasBias, ...(splits ? { splits } : {}) };
+  const launches =
     product === 'forward'
-      ? conv2dLaunch(c, { x: ANY, weight: ANY, bias: ANY, y: ANY }, opts, ANY)
+      ? [conv2dLaunch(c, { x: ANY, weight: ANY, bias: ANY, y: ANY }, opts, ANY)]
       : product === 'gradInput'
-        ? conv2dGradInputLaunch(c, { dy: ANY, weight: ANY, y: ANY, dx: ANY }, opts, ANY)
-        : conv2dGradWeightLaunch(c, { dy: ANY, x: ANY, y: ANY, dweight: ANY, dbias: ANY }, opts, ANY);
-  const outLength =
-    product === 'forward' ? c.batch * c.cOut * oH * oW : product === 'gradInput' ? c.batch * c.cIn * c.inH * c.inW : (c.cOut * c.cIn * c.kH * c.kW) / c.groups;
+        ? [conv2dGradInputLaunch(c, { dy: ANY, weight: ANY, y: ANY, dx: ANY }, opts, ANY)]
+        : conv2dGradWeightLaunch(c, { dy: ANY, x: ANY, y: ANY, dweight: ANY, dbias: ANY, dweightParts: ANY, dbiasParts: ANY }, opts, ANY);
+  const numel = product === 'forward' ? c.batch * c.cOut * oH * oW : product === 'gradInput' ? c.batch * c.cIn * c.inH * c.inW : (c.cOut * c.cIn * c.kH * c.kW) / c.groups;
+  const parts = launches.length > 1 ? launches[0]!.workgroups[2] / c.groups : 1;
   const tiny = new Float32Array(1);
-  return runKernel(backend, l.kernel, {
+  const first = launches[0]!;
+  const result = await runKernel(backend, first.kernel, {
     inputs: { x: tiny, weight: tiny, bias: tiny, dy: tiny, y: tiny, ...data },
-    outputs: { out: outLength, bias_out: c.cOut },
-    params: l.params!,
-    overrides: l.overrides!,
-    workgroups: l.workgroups,
+    outputs: { out: parts * numel, bias_out: parts * c.cOut },
+    params: first.params!,
+    overrides: first.overrides!,
+    workgroups: first.workgroups,
   });
+  const sum = launches[1];
+  if (!sum) return { out: result.out!, bias_out: result.bias_out!, parts };
+  const total = await runKernel(backend, sum.kernel, {
+    inputs: { parts: result.out!, bias_parts: result.bias_out! },
+    outputs: { out: numel, bias_out: c.cOut },
+    params: sum.params!,
+    overrides: sum.overrides!,
+    workgroups: sum.workgroups,
+  });
+  return { out: total.out!, bias_out: total.bias_out!, parts, partials: result.out!, biasPartials: result.bias_out! };
 }
 
 const CASES: Case[] = [
@@ -90,6 +113,26 @@ describe('conv2d kernels (WGSL) against their CPU twins', () => {
     expectAllClose(dw.gpu.bias_out!, dw.cpu.bias_out!, { ...TOL, label: 'dbias' });
   });
 
+  it('weight gradient split over the batch and pixels: partial sums and their total', async () => {
+    const c = CASES[1]!;
+    const x = randomArray(c.batch * c.cIn * c.inH * c.inW);
+    const dy = randomArray(c.batch * c.cOut * 7 * 7);
+    const gpu = await gpuBackend();
+    for (const [splits, hasBias] of [[3, true], [10, false]] as const) {
+      const g = await runConv(gpu, 'gradWeight', c, { dy, x }, hasBias, splits);
+      const t = await runConv(cpuBackend(), 'gradWeight', c, { dy, x }, hasBias, splits);
+      expect(g.parts).toBe(splits);
+      expectAllClose(g.partials!, t.partials!, { ...TOL, label: `partial dweight, ${splits} splits` });
+      expectAllClose(g.out!, t.out!, { ...TOL, label: `dweight, ${splits} splits` });
+      if (hasBias) {
+        expectAllClose(g.biasPartials!, t.biasPartials!, { ...TOL, label: 'partial dbias' });
+        expectAllClose(g.bias_out!, t.bias_out!, { ...TOL, label: 'dbias' });
+      } else {
+        expect(Array.from(g.bias_out!).every(Number.isNaN), 'bias_out keeps its poison').toBe(true);
+      }
+    }
+  });
+
   it('without a bias: no bias added, bias_out left untouched', async () => {
     const c = CASES[1]!;
     const x = randomArray(c.batch * c.cIn * c.inH * c.inW);
@@ -113,6 +156,11 @@ describe('conv2d op: WebGPU agrees with the CPU backend', () => {
   it('groups 2, dilation 2, non-square kernel, no bias', async () => {
     const f = (x: Tensor, w: Tensor) => conv2d(x, w, null, { groups: 2, dilation: 2, padding: [2, 1] });
     await expectBackendsAgree(await gpuBackend(), f, [{ shape: [1, 4, 7, 9] }, { shape: [6, 2, 3, 2] }]);
+  });
+
+  it('a weight gradient long enough to be split in two', async () => {
+    const f = (x: Tensor, w: Tensor, b: Tensor) => conv2d(x, w, b, { padding: 1 });
+    await expectBackendsAgree(await gpuBackend(), f, [{ shape: [2, 1, 32, 32] }, { shape: [3, 1, 3, 3] }, { shape: [3] }]);
   });
 
   it('fused tanh epilogue', async () => {

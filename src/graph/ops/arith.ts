@@ -1,5 +1,5 @@
 import { addLaunch } from '../../kernels/elementwise.js';
-import { ONE, type OpDef } from '../op.js';
+import { gradTensor, ONE, type OpDef } from '../op.js';
 import { shapeString, type Tensor } from '../tensor.js';
 
 /** a + b, same shapes (residual connections, gradient accumulation). */
@@ -11,10 +11,10 @@ export const ADD: OpDef<Record<string, never>> = {
     }
     return [{ shape: a!.shape, dtype: 'f32' }];
   },
-  backward(_g, node, [gradOut], wants) {
+  backward(g, node, [gradOut], wants) {
     if (!gradOut) return [null, null];
-    if (gradOut === ONE) throw new Error(`${node.label}: a sum cannot be the loss`);
-    return wants.map((w) => (w ? gradOut : null));
+    const d = gradTensor(g, node, gradOut);
+    return wants.map((w) => (w ? d : null));
   },
   lower(node, io) {
     const [a, b] = node.inputs as [Tensor, Tensor];

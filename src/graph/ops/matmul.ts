@@ -56,9 +56,9 @@ export const MATMUL: OpDef<Record<string, never>> = {
     const batch = broadcastShapes(a!.shape.slice(0, -2), b!.shape.slice(0, -2), label);
     return [{ shape: [...batch, a!.shape[ra - 2]!, b!.shape[rb - 1]!], dtype: 'f32' }];
   },
-  backward(_g, node, [gradOut], wants) {
+  backward(g0, node, [gradOut], wants) {
     if (!gradOut) return [null, null];
-    gradOut = gradTensor(gradOut, node.label, 'matmul');
+    gradOut = gradTensor(g0, node, gradOut);
     const [a, b] = node.inputs as [Tensor, Tensor];
     return [
       wants[0] ? sumTo(matmul2(gradOut, transpose(b, -1, -2)), a.shape) : null,

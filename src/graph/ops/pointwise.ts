@@ -37,9 +37,9 @@ export const UNARY: OpDef<UnaryAttrs> = {
     if (x!.dtype !== 'f32') throw new Error(`${label}: ${a.op} needs a float tensor, got ${x!.dtype} ${shapeString(x!.shape)}`);
     return [{ shape: x!.shape, dtype: 'f32' }];
   },
-  backward(_g, node, [gradOut], wants) {
+  backward(g0, node, [gradOut], wants) {
     if (!wants[0] || !gradOut || NO_GRAD.has(node.attrs.op)) return [null];
-    const g = gradTensor(gradOut, node.label, node.attrs.op);
+    const g = gradTensor(g0, node, gradOut);
     const x = node.inputs[0]!;
     const y = node.outputs[0]!;
     const { op, value: s, value2: t } = node.attrs;
@@ -99,10 +99,10 @@ export const BINARY: OpDef<{ op: BinaryOp; value: number }> = {
     }
     return [{ shape: broadcastShapes(a!.shape, b!.shape, label), dtype: 'f32' }];
   },
-  backward(_g, node, [gradOut], wants) {
+  backward(g0, node, [gradOut], wants) {
     const { op, value } = node.attrs;
     if (!gradOut || COMPARISONS.has(op)) return [null, null];
-    const g = gradTensor(gradOut, node.label, op);
+    const g = gradTensor(g0, node, gradOut);
     const [a, b] = node.inputs as [Tensor, Tensor];
     const y = node.outputs[0]!;
     const to = (d: Tensor, t: Tensor): Tensor => sumTo(d, t.shape);
@@ -261,9 +261,9 @@ export const WHERE: OpDef<Record<string, never>> = {
   infer([c, a, b], _attrs, label) {
     return [{ shape: broadcastShapes(broadcastShapes(c!.shape, a!.shape, label), b!.shape, label), dtype: 'f32' }];
   },
-  backward(_g, node, [gradOut], wants) {
+  backward(g0, node, [gradOut], wants) {
     if (!gradOut) return [null, null, null];
-    gradOut = gradTensor(gradOut, node.label, 'where');
+    gradOut = gradTensor(g0, node, gradOut);
     const [c, a, b] = node.inputs as [Tensor, Tensor, Tensor];
     const take = compare(c, 0, 'ne');
     return [

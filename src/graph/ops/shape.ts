@@ -46,9 +46,9 @@ export const VIEW: OpDef<ViewAttrs> = {
   infer([x], a) {
     return [{ shape: a.shape, dtype: x!.dtype, layout: { strides: a.strides, offset: a.offset } }];
   },
-  backward(_g, node, [gradOut], wants) {
+  backward(g0, node, [gradOut], wants) {
     if (!wants[0] || !gradOut) return [null];
-    gradOut = gradTensor(gradOut, node.label, 'a view');
+    gradOut = gradTensor(g0, node, gradOut);
     const x = node.inputs[0]!;
     const a = node.attrs;
     switch (a.kind) {
@@ -75,9 +75,9 @@ export const CONTIGUOUS: OpDef<Record<string, never>> = {
   infer([x]) {
     return [{ shape: x!.shape, dtype: x!.dtype }];
   },
-  backward(_g, node, [gradOut], wants) {
+  backward(g0, node, [gradOut], wants) {
     if (!wants[0] || !gradOut) return [null];
-    return [gradTensor(gradOut, node.label, 'contiguous')];
+    return [gradTensor(g0, node, gradOut)];
   },
   lower(node, io) {
     const x = node.inputs[0]!;
@@ -104,9 +104,9 @@ export const CAT: OpDef<{ dim: number }> = {
     }
     return [{ shape, dtype: first.dtype }];
   },
-  backward(_g, node, [gradOut], wants) {
+  backward(g0, node, [gradOut], wants) {
     if (!gradOut) return node.inputs.map(() => null);
-    const g = gradTensor(gradOut, node.label, 'cat');
+    const g = gradTensor(g0, node, gradOut);
     let start = 0;
     return node.inputs.map((t, i) => {
       const len = t.shape[node.attrs.dim]!;
@@ -135,9 +135,9 @@ export const NARROW_GRAD: OpDef<{ shape: readonly number[]; dim: number; start: 
   infer([g], a) {
     return [{ shape: a.shape, dtype: g!.dtype }];
   },
-  backward(_g, node, [gradOut], wants) {
+  backward(g0, node, [gradOut], wants) {
     if (!wants[0] || !gradOut) return [null];
-    return [narrow(gradTensor(gradOut, node.label, 'narrow'), node.attrs.dim, node.attrs.start, node.inputs[0]!.shape[node.attrs.dim]!)];
+    return [narrow(gradTensor(g0, node, gradOut), node.attrs.dim, node.attrs.start, node.inputs[0]!.shape[node.attrs.dim]!)];
   },
   lower(node, io) {
     const g = node.inputs[0]!;
