@@ -8,13 +8,14 @@
 //
 //   ih = oh * stride_h - pad_h + i * dil_h,   iw = ow * stride_w - pad_w + j * dil_w   (zero outside)
 //
-// and, in the backward modes, dy_eff = dy * act_grad(act, y) (just dy when act = 0).
+// and, in the backward modes, dy_eff = dy * act_grad(act, y) (just dy when act = 0). Below, ci
+// is a channel of co's group g = co / cout_g, read from x channel g * cin_g + ci:
 //
-//   mode 0, forward:          out = y[n, co, oh, ow] = act(bias[co] + sum_{ci, i, j} weight[co, ci, i, j] * x[n, ci, ih, iw])
-//   mode 1, input gradient:   out = dx[n, ci, ih, iw] = sum over the (co, i, j) whose window reaches
-//                             (ih, iw) of weight[co, ci, i, j] * dy_eff[n, co, oh, ow], where
+//   mode 0, forward:          out = y[n, co, oh, ow] = act(bias[co] + sum_{ci, i, j} weight[co, ci, i, j] * x[n, g*cin_g + ci, ih, iw])
+//   mode 1, input gradient:   out = dx[n, g*cin_g + ci, ih, iw] = sum over the (co, i, j) whose window
+//                             reaches (ih, iw) of weight[co, ci, i, j] * dy_eff[n, co, oh, ow], where
 //                             oh = (ih + pad_h - i * dil_h) / stride_h must divide exactly (ow alike)
-//   mode 2, weight gradient:  out = dweight[co, ci, i, j] = sum_{n, oh, ow} dy_eff[n, co, oh, ow] * x[n, ci, ih, iw]
+//   mode 2, weight gradient:  out = dweight[co, ci, i, j] = sum_{n, oh, ow} dy_eff[n, co, oh, ow] * x[n, g*cin_g + ci, ih, iw]
 //                             bias_out[co] = sum_{n, oh, ow} dy_eff[n, co, oh, ow]   (when has_bias = 1)
 //
 // Per group each mode is one product C[M, N] = A[M, K] · B[K, N]:
@@ -41,18 +42,18 @@
 // grid1d(|dweight| + c_out, wg).
 //
 // Bindings (by name; a mode binds a small unused buffer where it reads nothing):
-//   params    uniform              { batch, c_in, in_h, in_w, c_out, out_h, out_w, k_h, k_w,
-//                                    stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups,
-//                                    k_split, alpha }
-//   x         storage, read        input images (modes 0, 2)
-//   weight    storage, read        filters (modes 0, 1)
-//   bias      storage, read        c_out values (mode 0 with has_bias = 1)
-//   dy        storage, read        output gradient (modes 1, 2)
-//   y         storage, read        forward output, for act_grad (modes 1, 2 with act != 0)
-//   out       storage, read_write  y, dx or dweight
-//   bias_out  storage, read_write  c_out values of dbias (mode 2 with has_bias = 1)
-//   parts       storage, read      conv2d_sum_splits: the splits' partial dweight
-//   bias_parts  storage, read      conv2d_sum_splits: the splits' partial dbias (has_bias = 1)
+//   params      uniform              { batch, c_in, in_h, in_w, c_out, out_h, out_w, k_h, k_w,
+//                                      stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups,
+//                                      k_split, alpha }
+//   x           storage, read        input images (modes 0, 2)
+//   weight      storage, read        filters (modes 0, 1)
+//   bias        storage, read        c_out values (mode 0 with has_bias = 1)
+//   dy          storage, read        output gradient (modes 1, 2)
+//   y           storage, read        forward output, for act_grad (modes 1, 2 with act != 0)
+//   out         storage, read_write  y, dx, dweight, or the partial dweight of each split
+//   bias_out    storage, read_write  dbias, or its partials (mode 2 with has_bias = 1)
+//   parts       storage, read        conv2d_sum_splits: the splits' partial dweight
+//   bias_parts  storage, read        conv2d_sum_splits: the splits' partial dbias (has_bias = 1)
 
 struct ConvParams {
   batch: u32,

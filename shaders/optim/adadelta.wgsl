@@ -17,21 +17,14 @@ struct Hyper {
   weight_decay: f32,
 }
 
-@compute @workgroup_size(wg)
-fn adadelta_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let range = update_range(wid, nwg, lid);
-  let s = slot(1u);
-  let h = hyper;
-  let lr = h.lr * lr_factor();
-  for (var q = range.x; q < range.y; q++) {
-    let w = weights[q];
-    let g = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q));
-    let sq = fma(h.one_minus_rho * g, g, state[q] * h.rho);
-    state[q] = sq;
-    let rms_grad = sqrt(sq + h.eps);
-    let acc = state[s + q];
-    let delta = sqrt(acc + h.eps) / rms_grad * g;
-    state[s + q] = fma(h.one_minus_rho * delta, delta, acc * h.rho);
-    weights[q] = fma(vec4<f32>(-lr), delta, w);
-  }
+fn update4(q: u32, h: Hyper) {
+  let w = weights[q];
+  let g = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q, h));
+  let sq = fma(h.one_minus_rho * g, g, state[q] * h.rho);
+  state[q] = sq;
+  let acc_at = slot(1u) + q;
+  let acc = state[acc_at];
+  let delta = sqrt(acc + h.eps) / sqrt(sq + h.eps) * g;
+  state[acc_at] = fma(h.one_minus_rho * delta, delta, acc * h.rho);
+  weights[q] = fma(vec4<f32>(-(h.lr * lr_factor())), delta, w);
 }

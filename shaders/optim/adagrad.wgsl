@@ -13,16 +13,10 @@ struct Hyper {
   weight_decay: f32,
 }
 
-@compute @workgroup_size(wg)
-fn adagrad_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let range = update_range(wid, nwg, lid);
-  let h = hyper;
-  let clr = h.clr * lr_factor();
-  for (var q = range.x; q < range.y; q++) {
-    let w = weights[q];
-    let g = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q));
-    let sum = fma(g, g, state[q]);
-    state[q] = sum;
-    weights[q] = w + (-clr) * g / (sqrt(sum) + h.eps);
-  }
+fn update4(q: u32, h: Hyper) {
+  let w = weights[q];
+  let g = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q, h));
+  let sum = fma(g, g, state[q]);
+  state[q] = sum;
+  weights[q] = w + (-(h.clr * lr_factor())) * g / (sqrt(sum) + h.eps);
 }

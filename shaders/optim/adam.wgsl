@@ -1,7 +1,7 @@
 // Adam and AdamW (torch.optim.Adam / AdamW, torch 1.13; Kingma & Ba 2015, Loshchilov & Hutter
 // 2019), per element of a parameter group. The standard form with bias correction:
 //   g = g_eff (optim/common.wgsl), + weight_decay * w for Adam (L2 coupled into the gradient)
-//   w = w * (1 - lr * lr_factor * weight_decay)               for AdamW (decoupled decay)
+//   w = w * (1 - lr * lr_factor * weight_decay)               for AdamW (when decoupled)
 //   m = beta1 * m + (1 - beta1) * g
 //   v = beta2 * v + (1 - beta2) * g^2
 //   v_max = max(v_max, v), used instead of v                  (when amsgrad)
@@ -24,10 +24,16 @@ struct Hyper {
 }
 
 override amsgrad: bool = false;
+override decoupled: bool = false;  // AdamW: decay the weights instead of adding decay * w to g
 
-// The moment updates and the step for the four elements at vec4 `q`, shared by Adam and AdamW
-// once the decay is applied.
-fn adam_step(q: u32, w: vec4<f32>, g: vec4<f32>, h: Hyper) {
+fn update4(q: u32, h: Hyper) {
+  var w = weights[q];
+  var g = optimizer_grad4(q, h);
+  if (decoupled) {
+    w = w * (1.0 - h.decay * lr_factor());
+  } else {
+    g = fma(vec4<f32>(h.decay), w, g);
+  }
   let s = slot(1u);
   let m = fma(vec4<f32>(h.one_minus_beta1), g, state[q] * h.beta1);
   var v = fma(h.one_minus_beta2 * g, g, state[s + q] * h.beta2);
@@ -39,25 +45,4 @@ fn adam_step(q: u32, w: vec4<f32>, g: vec4<f32>, h: Hyper) {
   }
   let denom = sqrt(v) / h.bc2_sqrt + h.eps;
   weights[q] = w + (-(h.step_size * lr_factor())) * m / denom;
-}
-
-@compute @workgroup_size(wg)
-fn adam_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let range = update_range(wid, nwg, lid);
-  let h = hyper;
-  for (var q = range.x; q < range.y; q++) {
-    let w = weights[q];
-    adam_step(q, w, fma(vec4<f32>(h.decay), w, optimizer_grad4(q)), h);
-  }
-}
-
-@compute @workgroup_size(wg)
-fn adamw_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let range = update_range(wid, nwg, lid);
-  let h = hyper;
-  for (var q = range.x; q < range.y; q++) {
-    let w = weights[q];
-    let g = optimizer_grad4(q);
-    adam_step(q, w * (1.0 - h.decay * lr_factor()), g, h);
-  }
 }

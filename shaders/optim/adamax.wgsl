@@ -17,19 +17,12 @@ struct Hyper {
   weight_decay: f32,
 }
 
-@compute @workgroup_size(wg)
-fn adamax_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let range = update_range(wid, nwg, lid);
-  let s = slot(1u);
-  let h = hyper;
-  let clr = h.clr * lr_factor();
-  for (var q = range.x; q < range.y; q++) {
-    let w = weights[q];
-    let g = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q));
-    let m = fma(vec4<f32>(h.one_minus_beta1), g, state[q] * h.beta1);
-    let u = max(state[s + q] * h.beta2, abs(g) + h.eps);
-    state[q] = m;
-    state[s + q] = u;
-    weights[q] = w + (-clr) * m / u;
-  }
+fn update4(q: u32, h: Hyper) {
+  let w = weights[q];
+  let g = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q, h));
+  let m = fma(vec4<f32>(h.one_minus_beta1), g, state[q] * h.beta1);
+  let u = max(state[slot(1u) + q] * h.beta2, abs(g) + h.eps);
+  state[q] = m;
+  state[slot(1u) + q] = u;
+  weights[q] = w + (-(h.clr * lr_factor())) * m / u;
 }

@@ -1,6 +1,7 @@
 // The header of every optimizer update shader (shaders/optim/<optimizer>.wgsl), concatenated in
-// front of it after shaders/common.wgsl (see src/kernels/optim.ts). An update shader adds only
-// its `struct Hyper`, its own variant overrides and its `<name>_update` entry point.
+// front of it after shaders/common.wgsl (see src/kernels/optim.ts). It holds the bindings and the
+// entry point `update`; an update shader adds only its `struct Hyper`, its own variant overrides
+// and `fn update4(q: u32, h: Hyper)`, its rule for the four elements at vec4 q.
 //
 // The gradient an optimizer rule sees, per element, is the loss gradient plus the gradient of the
 // penalties l1*|w| + l2/2*w^2 added to the loss, then clipped as torch.nn.utils does to p.grad:
@@ -54,13 +55,6 @@ override maximize: bool = false;       // ascend instead of descend, as torch's 
 @group(0) @binding(4) var<storage, read> hyper: Hyper;                     // per-step scalars
 @group(0) @binding(5) var<storage, read> stats: GradStats;                 // grad_stats.wgsl output
 
-// The first and one-past-last vec4 this invocation updates: `elems` consecutive ones (group
-// lengths are multiples of 64, so no vec4 straddles the end).
-fn update_range(wid: vec3u, nwg: vec3u, lid: vec3u) -> vec2u {
-  let first = linear_index(wid, nwg, lid, wg) * elems;
-  return vec2u(first, min(first + elems, params.n / 4u));
-}
-
 // Where state slot `s` starts, in vec4s.
 fn slot(s: u32) -> u32 {
   return s * (params.stride / 4u);
@@ -71,10 +65,10 @@ fn lr_factor() -> f32 {
   return select(1.0, stats.lr_factor, scale_lr);
 }
 
-// g_eff of the four elements at vec4 `q`, in penalized_grad's order (grad_norm.wgsl).
-fn optimizer_grad4(q: u32) -> vec4<f32> {
+// g_eff of the four elements at vec4 `q`, the penalties added in grad_norm.wgsl's order.
+fn optimizer_grad4(q: u32, h: Hyper) -> vec4<f32> {
   let w = weights[q];
-  var e = (grads[q] + hyper.l1 * sign(w) + hyper.l2 * w) * select(1.0, stats.clip_coef, clip_by_norm);
+  var e = (grads[q] + h.l1 * sign(w) + h.l2 * w) * select(1.0, stats.clip_coef, clip_by_norm);
   if (clip_by_value) {
     e = clamp(e, vec4<f32>(-params.clip_value), vec4<f32>(params.clip_value));
   }
@@ -82,4 +76,15 @@ fn optimizer_grad4(q: u32) -> vec4<f32> {
     e = -e;
   }
   return e;
+}
+
+// Each invocation updates `elems` consecutive vec4s (group lengths are multiples of 64, so no
+// vec4 straddles the end), reading the per-step scalars once.
+@compute @workgroup_size(wg)
+fn update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let first = linear_index(wid, nwg, lid, wg) * elems;
+  let h = hyper;
+  for (var q = first; q < min(first + elems, params.n / 4u); q++) {
+    update4(q, h);
+  }
 }

@@ -18,17 +18,11 @@ struct Hyper {
   weight_decay: f32,
 }
 
-@compute @workgroup_size(wg)
-fn lion_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let range = update_range(wid, nwg, lid);
-  let h = hyper;
-  let lr = h.lr * lr_factor();
-  for (var q = range.x; q < range.y; q++) {
-    let w = weights[q];
-    let g = optimizer_grad4(q);
-    let m = state[q];
-    let c = m * h.beta1 + h.one_minus_beta1 * g;
-    weights[q] = w - lr * (sign(c) + h.weight_decay * w);
-    state[q] = m * h.beta2 + h.one_minus_beta2 * g;
-  }
+fn update4(q: u32, h: Hyper) {
+  let w = weights[q];
+  let g = optimizer_grad4(q, h);
+  let m = state[q];
+  let c = m * h.beta1 + h.one_minus_beta1 * g;
+  weights[q] = w - (h.lr * lr_factor()) * (sign(c) + h.weight_decay * w);
+  state[q] = m * h.beta2 + h.one_minus_beta2 * g;
 }

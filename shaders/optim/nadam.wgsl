@@ -25,22 +25,14 @@ struct Hyper {
   weight_decay: f32,
 }
 
-@compute @workgroup_size(wg)
-fn nadam_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let range = update_range(wid, nwg, lid);
-  let s = slot(1u);
-  let h = hyper;
-  let c_grad = h.c_grad * lr_factor();
-  let c_avg = h.c_avg * lr_factor();
-  for (var q = range.x; q < range.y; q++) {
-    let w = weights[q];
-    let g = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q));
-    let m = fma(vec4<f32>(h.one_minus_beta1), g, state[q] * h.beta1);
-    let v = fma(h.one_minus_beta2 * g, g, state[s + q] * h.beta2);
-    state[q] = m;
-    state[s + q] = v;
-    let denom = sqrt(v / h.bc2) + h.eps;
-    let w1 = w + (-c_grad) * g / denom;
-    weights[q] = w1 + (-c_avg) * m / denom;
-  }
+fn update4(q: u32, h: Hyper) {
+  let w = weights[q];
+  let g = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q, h));
+  let m = fma(vec4<f32>(h.one_minus_beta1), g, state[q] * h.beta1);
+  let v = fma(h.one_minus_beta2 * g, g, state[slot(1u) + q] * h.beta2);
+  state[q] = m;
+  state[slot(1u) + q] = v;
+  let denom = sqrt(v / h.bc2) + h.eps;
+  let w1 = w + (-(h.c_grad * lr_factor())) * g / denom;
+  weights[q] = w1 + (-(h.c_avg * lr_factor())) * m / denom;
 }

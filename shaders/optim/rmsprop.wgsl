@@ -23,31 +23,25 @@ struct Hyper {
 override has_momentum: bool = false;
 override centered: bool = false;
 
-@compute @workgroup_size(wg)
-fn rmsprop_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let range = update_range(wid, nwg, lid);
-  let s = slot(1u);
-  let grad_avg_at = slot(select(1u, 2u, has_momentum));
-  let h = hyper;
+fn update4(q: u32, h: Hyper) {
+  let w = weights[q];
+  let g = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q, h));
+  let sq = fma(h.one_minus_alpha * g, g, state[q] * h.alpha);
+  state[q] = sq;
+  var avg = sqrt(sq);
+  if (centered) {
+    let ga_at = slot(select(1u, 2u, has_momentum)) + q;
+    let ga = fma(vec4<f32>(h.one_minus_alpha), g, state[ga_at] * h.alpha);
+    state[ga_at] = ga;
+    avg = sqrt(fma(-ga, ga, sq));
+  }
+  avg = avg + h.eps;
   let lr = h.lr * lr_factor();
-  for (var q = range.x; q < range.y; q++) {
-    let w = weights[q];
-    let g = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q));
-    let sq = fma(h.one_minus_alpha * g, g, state[q] * h.alpha);
-    state[q] = sq;
-    var avg = sqrt(sq);
-    if (centered) {
-      let ga = fma(vec4<f32>(h.one_minus_alpha), g, state[grad_avg_at + q] * h.alpha);
-      state[grad_avg_at + q] = ga;
-      avg = sqrt(fma(-ga, ga, sq));
-    }
-    avg = avg + h.eps;
-    if (has_momentum) {
-      let b = state[s + q] * h.momentum + g / avg;
-      state[s + q] = b;
-      weights[q] = fma(vec4<f32>(-lr), b, w);
-    } else {
-      weights[q] = w + (-lr) * g / avg;
-    }
+  if (has_momentum) {
+    let b = state[slot(1u) + q] * h.momentum + g / avg;
+    state[slot(1u) + q] = b;
+    weights[q] = fma(vec4<f32>(-lr), b, w);
+  } else {
+    weights[q] = w + (-lr) * g / avg;
   }
 }

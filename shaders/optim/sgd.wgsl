@@ -19,22 +19,16 @@ struct Hyper {
 override has_momentum: bool = false;
 override nesterov: bool = false;
 
-@compute @workgroup_size(wg)
-fn sgd_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let range = update_range(wid, nwg, lid);
-  let h = hyper;
-  let lr = h.lr * lr_factor();
-  for (var q = range.x; q < range.y; q++) {
-    let w = weights[q];
-    var d = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q));
-    if (has_momentum) {
-      var b = d;
-      if (h.first_step == 0.0) {
-        b = fma(vec4<f32>(h.one_minus_dampening), d, state[q] * h.momentum);
-      }
-      state[q] = b;
-      d = select(b, fma(vec4<f32>(h.momentum), b, d), nesterov);
+fn update4(q: u32, h: Hyper) {
+  let w = weights[q];
+  var d = fma(vec4<f32>(h.weight_decay), w, optimizer_grad4(q, h));
+  if (has_momentum) {
+    var b = d;
+    if (h.first_step == 0.0) {
+      b = fma(vec4<f32>(h.one_minus_dampening), d, state[q] * h.momentum);
     }
-    weights[q] = fma(vec4<f32>(-lr), d, w);
+    state[q] = b;
+    d = select(b, fma(vec4<f32>(h.momentum), b, d), nesterov);
   }
+  weights[q] = fma(vec4<f32>(-(h.lr * lr_factor())), d, w);
 }

@@ -83,30 +83,7 @@ function spec(name: string, mode: number, cpu: KernelSpec['cpu']): KernelSpec {
 }
 
 /** The sizes of a launch, read back from its params (what both backends see). */
-interface Sizes {
-  batch: number;
-  cIn: number;
-  inH: number;
-  inW: number;
-  cOut: number;
-  outH: number;
-  outW: number;
-  kH: number;
-  kW: number;
-  sh: number;
-  sw: number;
-  ph: number;
-  pw: number;
-  dh: number;
-  dw: number;
-  groups: number;
-  cinG: number;
-  coutG: number;
-  kSplit: number;
-  alpha: number;
-}
-
-function sizes(p: Readonly<Record<string, number>>): Sizes {
+function sizes(p: Readonly<Record<string, number>>) {
   const groups = p.groups!;
   return {
     batch: p.batch!,

@@ -1,6 +1,6 @@
 import source from '../../shaders/dropout.wgsl';
 import random from '../../shaders/random.wgsl';
-import type { BufferView, CpuInvocation, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
+import type { BindingSpec, BufferView, CpuInvocation, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
 import { launch } from './launch.js';
 import { randomQuad, uniform24 } from './random.js';
 import { withCommon } from './source.js';
@@ -34,45 +34,34 @@ function eachWord({ buffers, params }: CpuInvocation, visit: (i: number, word: n
   }
 }
 
+function spec(name: string, output: BindingSpec[], cpu: KernelSpec['cpu']): KernelSpec {
+  const bindings: BindingSpec[] = [{ name: 'step_info', type: 'u32', access: 'read' }, ...output];
+  return { name, wgsl, entry: name, params, bindings, overrides: { wg: 256 }, cpu };
+}
+
 /**
  * output[i] = keep(i) ? input[i] * scale : 0, keep(i) = uniform24(word(seed, step, stream, i)) >= p.
  * Bindings: step_info (u32 read: [seed, step, 0, 0]), input (read), output (read_write).
  */
-export const dropout: KernelSpec = {
-  name: 'dropout',
-  wgsl,
-  entry: 'dropout',
-  params,
-  bindings: [
-    { name: 'step_info', type: 'u32', access: 'read' },
+export const dropout = spec(
+  'dropout',
+  [
     { name: 'input', type: 'f32', access: 'read' },
     { name: 'output', type: 'f32', access: 'read_write' },
   ],
-  overrides: { wg: 256 },
-  cpu(call) {
+  (call) => {
     const { input, output } = call.buffers;
     const p = Math.fround(call.params.p!);
     const scale = Math.fround(call.params.scale!);
     eachWord(call, (i, word) => (output![i] = uniform24(word) >= p ? input![i]! * scale : 0));
   },
-};
+);
 
-/** bits[i] = word(seed, step, stream, i): the raw words behind the masks. */
-export const dropoutBits: KernelSpec = {
-  name: 'dropout_bits',
-  wgsl,
-  entry: 'dropout_bits',
-  params,
-  bindings: [
-    { name: 'step_info', type: 'u32', access: 'read' },
-    { name: 'bits', type: 'u32', access: 'read_write' },
-  ],
-  overrides: { wg: 256 },
-  cpu(call) {
-    const bits = call.buffers.bits!;
-    eachWord(call, (i, word) => (bits[i] = word));
-  },
-};
+/** bits[i] = word(seed, step, stream, i): the raw words behind the masks. Bindings: step_info, bits (u32). */
+export const dropoutBits = spec('dropout_bits', [{ name: 'bits', type: 'u32', access: 'read_write' }], (call) => {
+  const bits = call.buffers.bits!;
+  eachWord(call, (i, word) => (bits[i] = word));
+});
 
 /** The survivors' factor 1 / (1 - p) in float32; 0 for p = 1, where nothing survives. */
 export function dropoutScale(p: number): number {

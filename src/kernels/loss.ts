@@ -1,6 +1,6 @@
 import source from '../../shaders/loss.wgsl';
 import treeReduce from '../../shaders/tree_reduce.wgsl';
-import type { BufferView, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
+import type { BindingSpec, BufferView, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
 import { launch } from './launch.js';
 import { treeSum } from './reduce.js';
 import { withCommon } from './source.js';
@@ -20,26 +20,27 @@ const params: readonly ParamSpec[] = [
   { name: 'cols', type: 'u32' },
 ];
 
+/** One single-workgroup loss kernel: entry point `name`, the shared uniform. */
+function spec(name: string, bindings: BindingSpec[], cpu: KernelSpec['cpu']): KernelSpec {
+  return { name, wgsl, entry: name, params, bindings, overrides: { wg: 256 }, cpu };
+}
+
 /**
  * torch.nn.CrossEntropyLoss with class indices and reduction 'mean'. Bindings: logits (read, f32
  * [rows, cols]), labels (read, i32 [rows], each in [0, cols)), dlogits (read_write, f32
  * [rows, cols]), correct (read_write, f32 [rows]: 1 where the first argmax equals the label),
  * loss (read_write, f32 [1]).
  */
-export const softmaxXent: KernelSpec = {
-  name: 'softmax_xent',
-  wgsl,
-  entry: 'softmax_xent',
-  params,
-  bindings: [
+export const softmaxXent = spec(
+  'softmax_xent',
+  [
     { name: 'logits', type: 'f32', access: 'read' },
     { name: 'labels', type: 'i32', access: 'read' },
     { name: 'dlogits', type: 'f32', access: 'read_write' },
     { name: 'correct', type: 'f32', access: 'read_write' },
     { name: 'loss', type: 'f32', access: 'read_write' },
   ],
-  overrides: { wg: 256 },
-  cpu({ buffers: { logits, labels, dlogits, correct, loss }, params, overrides }) {
+  ({ buffers: { logits, labels, dlogits, correct, loss }, params, overrides }) => {
     const { rows, cols } = params as { rows: number; cols: number };
     const invRows = f32(1 / rows);
     const rowLoss = new Float32Array(rows);
@@ -66,25 +67,21 @@ export const softmaxXent: KernelSpec = {
     }
     loss![0] = treeSum(rows, overrides.wg!, (r) => rowLoss[r]!) * invRows;
   },
-};
+);
 
 /**
  * torch.nn.MSELoss with reduction 'mean' over all rows * cols elements. Bindings: pred (read),
  * targets (read), dpred (read_write), each f32 [rows * cols]; loss (read_write, f32 [1]).
  */
-export const mse: KernelSpec = {
-  name: 'mse',
-  wgsl,
-  entry: 'mse',
-  params,
-  bindings: [
+export const mse = spec(
+  'mse',
+  [
     { name: 'pred', type: 'f32', access: 'read' },
     { name: 'targets', type: 'f32', access: 'read' },
     { name: 'dpred', type: 'f32', access: 'read_write' },
     { name: 'loss', type: 'f32', access: 'read_write' },
   ],
-  overrides: { wg: 256 },
-  cpu({ buffers: { pred, targets, dpred, loss }, params, overrides }) {
+  ({ buffers: { pred, targets, dpred, loss }, params, overrides }) => {
     const n = params.rows! * params.cols!;
     const invN = f32(1 / n);
     const sq = new Float32Array(n);
@@ -95,7 +92,7 @@ export const mse: KernelSpec = {
     }
     loss![0] = treeSum(n, overrides.wg!, (i) => sq[i]!) * invN;
   },
-};
+);
 
 export function softmaxXentLaunch(
   bindings: { logits: BufferView; labels: BufferView; dlogits: BufferView; correct: BufferView; loss: BufferView },

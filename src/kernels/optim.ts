@@ -5,8 +5,9 @@
  * and the reported norm and penalty.
  *
  * An optimizer's own update kernel lives beside its class (src/optim/<name>.ts), made by
- * `updateKernel` from its WGSL file, the names of its per-step scalars (the members of its WGSL
- * `struct Hyper` after l1 and l2, checked by reflection) and its twin.
+ * `updateKernel` from its WGSL file (a `struct Hyper` and an `update4` function), the names of
+ * its per-step scalars (the members of `Hyper` after l1 and l2, checked by reflection) and its
+ * twin. A new optimizer is that WGSL file and that one module.
  */
 import optimCommon from '../../shaders/optim/common.wgsl';
 import gradNormSource from '../../shaders/optim/grad_norm.wgsl';
@@ -74,6 +75,11 @@ export interface UpdateKernel<H extends string = string> extends KernelSpec {
   readonly hyper: readonly H[];
 }
 
+/** The members of an update kernel's `struct Hyper`, in order: l1, l2, then its own. */
+export function hyperFields(kernel: { readonly hyper: readonly string[] }): string[] {
+  return [...PENALTY_FIELDS, ...kernel.hyper];
+}
+
 /** The values an optimizer writes for its kernel's scalars each step, by name. */
 export type HyperValues<K extends UpdateKernel> = K extends UpdateKernel<infer H> ? Readonly<Record<H, number>> : never;
 
@@ -87,7 +93,7 @@ const UPDATE_PARAMS: readonly ParamSpec[] = [
 const UPDATE_OVERRIDES = { wg: OPTIM_WG, clip_by_norm: 0, clip_by_value: 0, scale_lr: 0, maximize: 0, elems: 1 };
 
 export interface UpdateKernelSpec<H extends string> {
-  /** The kernel is `optim/<name>`, its entry point `<name>_update`. */
+  /** The kernel is `optim/<name>`; its entry point is the header's `update`. */
   readonly name: string;
   /** The optimizer's shader file; the update header goes in front of it. */
   readonly source: string;
@@ -100,13 +106,14 @@ export interface UpdateKernelSpec<H extends string> {
 }
 
 /**
- * An update kernel. Uniforms: n (elements of the group), stride (elements per state slot),
- * clip_value. Bindings: weights, grads, state (slot s at s * stride), hyper, stats. Every shader
- * reads weights, gradients and state four at a time (group lengths and state strides are
- * multiples of 64); its `elems` override sets how many vec4s one invocation updates.
+ * An update kernel: the update header, then the optimizer's shader with its `struct Hyper` and
+ * `update4`. Uniforms: n (elements of the group), stride (elements per state slot), clip_value.
+ * Bindings: weights, grads, state (slot s at s * stride), hyper, stats. Every shader reads
+ * weights, gradients and state four at a time (group lengths and state strides are multiples of
+ * 64); its `elems` override sets how many vec4s one invocation updates.
  */
 export function updateKernel<const H extends string>(spec: UpdateKernelSpec<H>): UpdateKernel<H> {
-  const fields = [...PENALTY_FIELDS, ...spec.hyper];
+  const fields = hyperFields(spec);
   const bindings: BindingSpec[] = [
     { name: 'weights', type: 'f32', access: 'read_write', lanes: 4 },
     { name: 'grads', type: 'f32', access: 'read', lanes: 4 },
@@ -117,7 +124,7 @@ export function updateKernel<const H extends string>(spec: UpdateKernelSpec<H>):
   return {
     name: `optim/${spec.name}`,
     wgsl: withCommon(`${optimCommon}\n${spec.source}`),
-    entry: `${spec.name}_update`,
+    entry: 'update',
     params: UPDATE_PARAMS,
     bindings,
     overrides: { ...UPDATE_OVERRIDES, ...spec.variants },
@@ -160,6 +167,23 @@ function treeReduce(lanes: Float32Array, max: boolean): number {
 }
 
 /**
+ * The twin of reduce_norm_lanes (norm_lanes.wgsl): `accumulate(lane, acc)` leaves a lane's norm
+ * part in acc[0] and its penalty in acc[1]; the lanes then combine in the shaders' tree.
+ */
+function reduceNormLanes(wg: number, normInf: boolean, accumulate: (lane: number, acc: Float64Array) => void): [number, number] {
+  const norms = new Float32Array(wg);
+  const penalties = new Float32Array(wg);
+  const acc = new Float64Array(2);
+  for (let lane = 0; lane < wg; lane++) {
+    acc.fill(0);
+    accumulate(lane, acc);
+    norms[lane] = acc[0]!;
+    penalties[lane] = acc[1]!;
+  }
+  return [treeReduce(norms, normInf), treeReduce(penalties, false)];
+}
+
+/**
  * Stage 1 of the gradient norm over one group: `workgroups[0]` partials written at `base`.
  * Uniforms: n, base. Override: norm_inf. `hyper` is the group's Hyper, read as its l1 and l2.
  */
@@ -187,23 +211,17 @@ export const gradNormPartial: KernelSpec = {
     const normInf = Boolean(overrides.norm_inf);
     const n = params.n!;
     const groups = workgroups[0];
-    const normLanes = new Float32Array(wg);
-    const penaltyLanes = new Float32Array(wg);
     for (let k = 0; k < groups; k++) {
-      for (let lane = 0; lane < wg; lane++) {
-        let norm = 0;
-        let penalty = 0;
+      const [norm, penalty] = reduceNormLanes(wg, normInf, (lane, acc) => {
         for (let i = k * wg + lane; i < n; i += groups * wg) {
           const w = weights[i]!;
           const g = penalizedGrad(grads[i]!, w, l1!, l2!);
-          norm = normInf ? Math.max(norm, Math.abs(g)) : f(norm + f(g * g));
-          penalty = f(penalty + f(f(l1! * Math.abs(w)) + f(f(f(0.5 * l2!) * w) * w)));
+          acc[0] = normInf ? Math.max(acc[0]!, Math.abs(g)) : f(acc[0]! + f(g * g));
+          acc[1] = f(acc[1]! + f(f(l1! * Math.abs(w)) + f(f(f(0.5 * l2!) * w) * w)));
         }
-        normLanes[lane] = norm;
-        penaltyLanes[lane] = penalty;
-      }
-      partials[2 * (params.base! + k)] = treeReduce(normLanes, normInf);
-      partials[2 * (params.base! + k) + 1] = treeReduce(penaltyLanes, false);
+      });
+      partials[2 * (params.base! + k)] = norm;
+      partials[2 * (params.base! + k) + 1] = penalty;
     }
   },
 };
@@ -232,24 +250,17 @@ export const gradStats: KernelSpec = {
     const stats = buffers.stats as Float32Array;
     const wg = overrides.wg!;
     const normInf = Boolean(overrides.norm_inf);
-    const normLanes = new Float32Array(wg);
-    const penaltyLanes = new Float32Array(wg);
-    for (let lane = 0; lane < wg; lane++) {
-      let norm = 0;
-      let penalty = 0;
+    const [reduced, penalty] = reduceNormLanes(wg, normInf, (lane, acc) => {
       for (let k = lane; k < params.count!; k += wg) {
-        norm = normInf ? Math.max(norm, partials[2 * k]!) : f(norm + partials[2 * k]!);
-        penalty = f(penalty + partials[2 * k + 1]!);
+        acc[0] = normInf ? Math.max(acc[0]!, partials[2 * k]!) : f(acc[0]! + partials[2 * k]!);
+        acc[1] = f(acc[1]! + partials[2 * k + 1]!);
       }
-      normLanes[lane] = norm;
-      penaltyLanes[lane] = penalty;
-    }
-    const reduced = treeReduce(normLanes, normInf);
+    });
     const norm = normInf ? reduced : f(Math.sqrt(reduced));
     stats[STATS.gradNorm] = norm;
     stats[STATS.clipCoef] = overrides.clip_by_norm ? Math.min(1, f(f(1 / f(norm + f(1e-6))) * f(params.max_norm!))) : 1;
     stats[STATS.lrFactor] = overrides.scale_lr ? f(1 / f(Math.pow(Math.max(norm, f(params.eps!)), f(params.gamma!)))) : 1;
-    stats[STATS.penalty] = treeReduce(penaltyLanes, false);
+    stats[STATS.penalty] = penalty;
   },
 };
 

@@ -34,6 +34,7 @@ export const adadeltaUpdate = updateKernel({
 });
 
 const DEFAULTS = { lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0, maximize: false };
+const RULES = { rho: 'in [0, 1]', eps: '>= 0', weightDecay: '>= 0', maximize: 'boolean' } as const;
 
 /**
  * Adadelta (Zeiler 2012), as torch.optim.Adadelta (torch 1.13), which keeps a learning rate that
@@ -51,14 +52,7 @@ export class Adadelta extends Optimizer {
   protected readonly kernel = adadeltaUpdate;
 
   constructor(params: ParamsInput<AdadeltaOptions>, options: AdadeltaOptions = {}) {
-    super('Adadelta', params, DEFAULTS, options);
-  }
-
-  protected validateGroup(group: ParamGroup, index: number): void {
-    this.expect(group, index, 'rho', 'in [0, 1]');
-    this.expect(group, index, 'eps', '>= 0');
-    this.expect(group, index, 'weightDecay', '>= 0');
-    this.expect(group, index, 'maximize', 'boolean');
+    super('Adadelta', params, DEFAULTS, options, RULES);
   }
 
   stateSlots(): readonly string[] {

@@ -30,6 +30,7 @@ export const adagradUpdate = updateKernel({
 });
 
 const DEFAULTS = { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false };
+const RULES = { lrDecay: '>= 0', weightDecay: '>= 0', initialAccumulatorValue: '>= 0', eps: '>= 0', maximize: 'boolean' } as const;
 
 /**
  * Adagrad (Duchi, Hazan & Singer 2011), as torch.optim.Adagrad (torch 1.13):
@@ -44,15 +45,7 @@ export class Adagrad extends Optimizer {
   protected readonly kernel = adagradUpdate;
 
   constructor(params: ParamsInput<AdagradOptions>, options: AdagradOptions = {}) {
-    super('Adagrad', params, DEFAULTS, options);
-  }
-
-  protected validateGroup(group: ParamGroup, index: number): void {
-    this.expect(group, index, 'lrDecay', '>= 0');
-    this.expect(group, index, 'weightDecay', '>= 0');
-    this.expect(group, index, 'initialAccumulatorValue', '>= 0');
-    this.expect(group, index, 'eps', '>= 0');
-    this.expect(group, index, 'maximize', 'boolean');
+    super('Adagrad', params, DEFAULTS, options, RULES);
   }
 
   stateSlots(): readonly string[] {

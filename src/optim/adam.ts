@@ -11,56 +11,51 @@ export interface AdamOptions extends ParamGroupOptions {
   maximize?: boolean;
 }
 
-/** The scalars of shaders/optim/adam.wgsl, shared by its two entry points. */
+/** The scalars of shaders/optim/adam.wgsl, shared by Adam and AdamW. */
 export const ADAM_HYPER = ['step_size', 'bc2_sqrt', 'beta1', 'one_minus_beta1', 'beta2', 'one_minus_beta2', 'eps', 'decay'] as const;
 
-type AdamTwin = UpdateTwin<(typeof ADAM_HYPER)[number]>;
-
-/** Twin of adam_step: the moments and the step of element i, once the decay is applied. */
-export function adamStep(u: AdamTwin, i: number, w: number, g: number): void {
-  const { state, hyper: h } = u;
+/**
+ * The twin of update4 in adam.wgsl, for Adam and (with the `decoupled` override) AdamW: the same
+ * f32 operations in the same order.
+ */
+export function adamTwin(u: UpdateTwin<(typeof ADAM_HYPER)[number]>): void {
+  const { weights, state, hyper: h } = u;
   const s = u.slot(1);
-  const m = fma(h.one_minus_beta1, g, f(state[i]! * h.beta1));
-  let v = fma(f(h.one_minus_beta2 * g), g, f(state[s + i]! * h.beta2));
-  state[i] = m;
-  state[s + i] = v;
-  if (u.overrides.amsgrad) {
-    v = Math.max(state[2 * s + i]!, v);
-    state[2 * s + i] = v;
-  }
-  const denom = f(f(f(Math.sqrt(v)) / h.bc2_sqrt) + h.eps);
+  const keep = f(1 - f(h.decay * u.lrFactor));
   const stepSize = f(h.step_size * u.lrFactor);
-  u.weights[i] = w + f(f(-stepSize * m) / denom);
+  for (let i = 0; i < u.n; i++) {
+    let w = weights[i]!;
+    let g = u.grad(i);
+    if (u.overrides.decoupled) w = f(w * keep);
+    else g = fma(h.decay, w, g);
+    const m = fma(h.one_minus_beta1, g, f(state[i]! * h.beta1));
+    let v = fma(f(h.one_minus_beta2 * g), g, f(state[s + i]! * h.beta2));
+    state[i] = m;
+    state[s + i] = v;
+    if (u.overrides.amsgrad) {
+      v = Math.max(state[2 * s + i]!, v);
+      state[2 * s + i] = v;
+    }
+    const denom = f(f(f(Math.sqrt(v)) / h.bc2_sqrt) + h.eps);
+    weights[i] = w + f(f(-stepSize * m) / denom);
+  }
 }
 
-/** shaders/optim/adam.wgsl's `adam_update` and its twin. Override: amsgrad. State: exp_avg, exp_avg_sq [, max_exp_avg_sq]. */
-export const adamUpdate = updateKernel({
-  name: 'adam',
-  source,
-  hyper: ADAM_HYPER,
-  variants: { amsgrad: 0 },
-  cpu(u) {
-    for (let i = 0; i < u.n; i++) {
-      const w = u.weights[i]!;
-      adamStep(u, i, w, fma(u.hyper.decay, w, u.grad(i)));
-    }
-  },
-});
+/** shaders/optim/adam.wgsl and its twin. Override: amsgrad. State: exp_avg, exp_avg_sq [, max_exp_avg_sq]. */
+export const adamUpdate = updateKernel({ name: 'adam', source, hyper: ADAM_HYPER, variants: { amsgrad: 0, decoupled: 0 }, cpu: adamTwin });
+
+const RULES = { betas: 'betas', eps: '>= 0', weightDecay: '>= 0', amsgrad: 'boolean', maximize: 'boolean' } as const;
 
 /** What Adam and AdamW share: moments, bias correction, amsgrad; they differ in weight decay. */
 export abstract class AdamFamily extends Optimizer {
   protected abstract override readonly kernel: UpdateKernel<(typeof ADAM_HYPER)[number]>;
 
+  protected constructor(name: string, params: ParamsInput<AdamOptions>, defaults: Record<string, unknown>, options: AdamOptions) {
+    super(name, params, defaults, options, RULES);
+  }
+
   /** hyper's `decay` entry: weightDecay for Adam (added to g), lr * weightDecay for AdamW. */
   protected abstract decay(group: ParamGroup): number;
-
-  protected validateGroup(group: ParamGroup, index: number): void {
-    this.expectBetas(group, index);
-    this.expect(group, index, 'eps', '>= 0');
-    this.expect(group, index, 'weightDecay', '>= 0');
-    this.expect(group, index, 'amsgrad', 'boolean');
-    this.expect(group, index, 'maximize', 'boolean');
-  }
 
   stateSlots(group: ParamGroup): readonly string[] {
     return group.amsgrad ? ['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq'] : ['exp_avg', 'exp_avg_sq'];

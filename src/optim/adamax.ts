@@ -32,6 +32,7 @@ export const adamaxUpdate = updateKernel({
 });
 
 const DEFAULTS = { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, maximize: false };
+const RULES = { betas: 'betas', eps: '>= 0', weightDecay: '>= 0', maximize: 'boolean' } as const;
 
 /**
  * Adamax (Kingma & Ba 2015, section 7.1), as torch.optim.Adamax (torch 1.13), which adds eps
@@ -48,14 +49,7 @@ export class Adamax extends Optimizer {
   protected readonly kernel = adamaxUpdate;
 
   constructor(params: ParamsInput<AdamaxOptions>, options: AdamaxOptions = {}) {
-    super('Adamax', params, DEFAULTS, options);
-  }
-
-  protected validateGroup(group: ParamGroup, index: number): void {
-    this.expectBetas(group, index);
-    this.expect(group, index, 'eps', '>= 0');
-    this.expect(group, index, 'weightDecay', '>= 0');
-    this.expect(group, index, 'maximize', 'boolean');
+    super('Adamax', params, DEFAULTS, options, RULES);
   }
 
   stateSlots(): readonly string[] {

@@ -1,24 +1,12 @@
 import source from '../../shaders/optim/adam.wgsl';
-import { f, updateKernel } from '../kernels/optim.js';
-import { ADAM_HYPER, type AdamOptions, AdamFamily, adamStep } from './adam.js';
+import { updateKernel } from '../kernels/optim.js';
+import { ADAM_HYPER, type AdamOptions, AdamFamily, adamTwin } from './adam.js';
 import type { ParamGroup, ParamsInput } from './optimizer.js';
 
 export type AdamWOptions = AdamOptions;
 
-/** shaders/optim/adam.wgsl's `adamw_update` and its twin; Adam's scalars, variants and state. */
-export const adamwUpdate = updateKernel({
-  name: 'adamw',
-  source,
-  hyper: ADAM_HYPER,
-  variants: { amsgrad: 0 },
-  cpu(u) {
-    const keep = f(1 - f(u.hyper.decay * u.lrFactor));
-    for (let i = 0; i < u.n; i++) {
-      const g = u.grad(i);
-      adamStep(u, i, f(u.weights[i]! * keep), g);
-    }
-  },
-});
+/** adam.wgsl with its `decoupled` override on, and the same twin: Adam's scalars, variants and state. */
+export const adamwUpdate = updateKernel({ name: 'adamw', source, hyper: ADAM_HYPER, variants: { amsgrad: 0, decoupled: 1 }, cpu: adamTwin });
 
 const DEFAULTS = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false };
 

@@ -11,6 +11,7 @@ export {
   groupLayout,
   Optimizer,
   type OptimizerStateDict,
+  type OptionRule,
   type ParamGroup,
   type ParamGroupInput,
   type ParamGroupOptions,

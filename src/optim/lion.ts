@@ -29,6 +29,7 @@ export const lionUpdate = updateKernel({
 });
 
 const DEFAULTS = { lr: 1e-4, betas: [0.9, 0.99], weightDecay: 0, maximize: false };
+const RULES = { betas: 'betas', weightDecay: '>= 0', maximize: 'boolean' } as const;
 
 /**
  * Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms", Algorithm 2). Not in
@@ -47,13 +48,7 @@ export class Lion extends Optimizer {
   protected readonly kernel = lionUpdate;
 
   constructor(params: ParamsInput<LionOptions>, options: LionOptions = {}) {
-    super('Lion', params, DEFAULTS, options);
-  }
-
-  protected validateGroup(group: ParamGroup, index: number): void {
-    this.expectBetas(group, index);
-    this.expect(group, index, 'weightDecay', '>= 0');
-    this.expect(group, index, 'maximize', 'boolean');
+    super('Lion', params, DEFAULTS, options, RULES);
   }
 
   stateSlots(): readonly string[] {

@@ -36,6 +36,7 @@ export const nadamUpdate = updateKernel({
 });
 
 const DEFAULTS = { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, momentumDecay: 4e-3, maximize: false };
+const RULES = { betas: 'betas', eps: '>= 0', weightDecay: '>= 0', momentumDecay: '>= 0', maximize: 'boolean' } as const;
 
 /**
  * NAdam (Dozat 2016, "Incorporating Nesterov Momentum into Adam"), as torch.optim.NAdam:
@@ -59,15 +60,7 @@ export class NAdam extends Optimizer {
   private readonly muProducts = new WeakMap<ParamGroup, { t: number; product: number }>();
 
   constructor(params: ParamsInput<NAdamOptions>, options: NAdamOptions = {}) {
-    super('NAdam', params, DEFAULTS, options);
-  }
-
-  protected validateGroup(group: ParamGroup, index: number): void {
-    this.expectBetas(group, index);
-    this.expect(group, index, 'eps', '>= 0');
-    this.expect(group, index, 'weightDecay', '>= 0');
-    this.expect(group, index, 'momentumDecay', '>= 0');
-    this.expect(group, index, 'maximize', 'boolean');
+    super('NAdam', params, DEFAULTS, options, RULES);
   }
 
   stateSlots(): readonly string[] {

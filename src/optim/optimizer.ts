@@ -75,7 +75,10 @@ export interface DeviceState {
 /** One group's state on the host: each slot over the group's whole flat range. */
 type GroupState = Record<string, Float32Array>;
 
-type Rule = '>= 0' | '> 0' | 'in [0, 1)' | 'in [0, 1]' | 'finite' | 'boolean';
+/** What an option must be; 'betas' is a pair [beta1, beta2], each in [0, 1). */
+export type OptionRule = '>= 0' | '> 0' | 'in [0, 1)' | 'in [0, 1]' | 'finite' | 'boolean' | 'betas';
+
+type Rule = Exclude<OptionRule, 'betas'>;
 
 function satisfies(value: unknown, rule: Rule): boolean {
   if (rule === 'boolean') return typeof value === 'boolean';
@@ -99,17 +102,21 @@ export abstract class Optimizer {
   stepCount = 0;
   private hostState: GroupState[];
   private device: DeviceState | null = null;
+  private readonly rules: Readonly<Record<string, OptionRule>>;
 
   /**
    * `defaults` lists every option of the optimizer with its default (undefined: required);
-   * `options` are the caller's defaults for all groups. Every group is validated.
+   * `options` are the caller's defaults for all groups; `rules` says what each option of a group
+   * must be, checked in order after lr, l1 and l2 (then `validateGroup` checks what spans options).
    */
   protected constructor(
     readonly name: string,
     params: ParamsInput,
     defaults: Record<string, unknown>,
     options: ParamGroupOptions,
+    rules: Readonly<Record<string, OptionRule>> = {},
   ) {
+    this.rules = rules;
     const known = new Set([...Object.keys(defaults), 'l1', 'l2']);
     const checkKeys = (o: object, where: string): void => {
       for (const k of Object.keys(o)) {
@@ -173,8 +180,8 @@ export abstract class Optimizer {
     return `${kernel.name}(${Object.entries(overrides).map(([k, v]) => `${k}=${v}`).join(', ')})`;
   }
 
-  /** Checks the optimizer's own options of a group; the base class checks lr, l1, l2 first. */
-  protected abstract validateGroup(group: ParamGroup, index: number): void;
+  /** Checks what the option rules cannot, such as a rule over two options; after the rules. */
+  protected validateGroup(_group: ParamGroup, _index: number): void {}
 
   /** Initial value of a state slot (Adagrad starts its sum at initialAccumulatorValue). */
   protected initialValue(_group: ParamGroup, _slot: string): number {
@@ -205,6 +212,10 @@ export abstract class Optimizer {
     this.expect(group, index, 'lr', '>= 0');
     if (group.l1 !== undefined) this.expect(group, index, 'l1', '>= 0');
     if (group.l2 !== undefined) this.expect(group, index, 'l2', '>= 0');
+    for (const [key, rule] of Object.entries(this.rules)) {
+      if (rule === 'betas') this.expectBetas(group, index, key);
+      else this.expect(group, index, key, rule);
+    }
     this.validateGroup(group, index);
   }
 

@@ -51,6 +51,7 @@ export const rmspropUpdate = updateKernel({
 });
 
 const DEFAULTS = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false };
+const RULES = { alpha: '>= 0', eps: '>= 0', weightDecay: '>= 0', momentum: '>= 0', centered: 'boolean', maximize: 'boolean' } as const;
 
 /**
  * RMSprop (Hinton, Coursera lecture 6e; the centered form is Graves 2013), as torch.optim.RMSprop
@@ -69,16 +70,7 @@ export class RMSprop extends Optimizer {
   protected readonly kernel = rmspropUpdate;
 
   constructor(params: ParamsInput<RMSpropOptions>, options: RMSpropOptions = {}) {
-    super('RMSprop', params, DEFAULTS, options);
-  }
-
-  protected validateGroup(group: ParamGroup, index: number): void {
-    this.expect(group, index, 'alpha', '>= 0');
-    this.expect(group, index, 'eps', '>= 0');
-    this.expect(group, index, 'weightDecay', '>= 0');
-    this.expect(group, index, 'momentum', '>= 0');
-    this.expect(group, index, 'centered', 'boolean');
-    this.expect(group, index, 'maximize', 'boolean');
+    super('RMSprop', params, DEFAULTS, options, RULES);
   }
 
   stateSlots(group: ParamGroup): readonly string[] {

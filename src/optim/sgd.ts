@@ -35,6 +35,7 @@ export const sgdUpdate = updateKernel({
 });
 
 const DEFAULTS = { lr: undefined, momentum: 0, dampening: 0, nesterov: false, weightDecay: 0, maximize: false };
+const RULES = { momentum: '>= 0', dampening: 'finite', weightDecay: '>= 0', nesterov: 'boolean', maximize: 'boolean' } as const;
 
 /**
  * Stochastic gradient descent with momentum, as torch.optim.SGD (torch 1.13, torch/optim/sgd.py):
@@ -53,15 +54,10 @@ export class SGD extends Optimizer {
   protected readonly kernel = sgdUpdate;
 
   constructor(params: ParamsInput<SGDOptions>, options: SGDOptions = {}) {
-    super('SGD', params, DEFAULTS, options);
+    super('SGD', params, DEFAULTS, options, RULES);
   }
 
-  protected validateGroup(group: ParamGroup, index: number): void {
-    this.expect(group, index, 'momentum', '>= 0');
-    this.expect(group, index, 'dampening', 'finite');
-    this.expect(group, index, 'weightDecay', '>= 0');
-    this.expect(group, index, 'nesterov', 'boolean');
-    this.expect(group, index, 'maximize', 'boolean');
+  protected override validateGroup(group: ParamGroup): void {
     if (group.nesterov && ((group.momentum as number) <= 0 || group.dampening !== 0)) {
       throw new Error(
         `SGD: nesterov momentum requires momentum > 0 and dampening = 0, got momentum ${group.momentum}, dampening ${group.dampening}`,

@@ -6,8 +6,9 @@
  */
 import type { Backend } from '../backend/backend.js';
 import type { DeviceBuffer, Launch } from '../backend/kernel.js';
-import { alignUp, grid1d, VIEW_ALIGN, view } from '../backend/kernel.js';
-import { gradNormPartial, gradStats, OPTIM_WG, STATS, updateElems } from '../kernels/optim.js';
+import { alignUp, VIEW_ALIGN, view } from '../backend/kernel.js';
+import { launch } from '../kernels/launch.js';
+import { gradNormPartial, gradStats, hyperFields, OPTIM_WG, STATS, updateElems } from '../kernels/optim.js';
 import { groupLayout, type Optimizer, type ParamGroup } from './optimizer.js';
 
 export { STATS };
@@ -163,8 +164,7 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
     const partials = make(alignUp(2 * total, VIEW_ALIGN), 'partials');
     let base = 0;
     layout.groups.forEach(({ offset, length }, g) => {
-      launches.push({
-        kernel: gradNormPartial,
+      launches.push(launch(gradNormPartial, {
         bindings: {
           weights: view(layout.params, offset, length),
           grads: view(layout.grads, offset, length),
@@ -175,11 +175,10 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
         overrides: { norm_inf: normInf },
         workgroups: [counts[g]!, 1, 1],
         label: `${optimizer.name}/grad_norm/${g}`,
-      });
+      }));
       base += counts[g]!;
     });
-    launches.push({
-      kernel: gradStats,
+    launches.push(launch(gradStats, {
       bindings: { partials: view(partials), stats: view(stats) },
       params: {
         count: total,
@@ -190,18 +189,18 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
       overrides: { norm_inf: normInf, clip_by_norm: Number(options.clipGradNorm !== undefined), scale_lr: Number(options.gradNormLR !== undefined) },
       workgroups: [1, 1, 1],
       label: `${optimizer.name}/grad_stats`,
-    });
+    }));
   }
 
-  // The members of each group's `struct Hyper`, in order (l1 and l2 first).
-  const hyperFields = groups.map((group) => optimizer.update(group).kernel.bindings.find((b) => b.name === 'hyper')!.fields!.map((m) => m.name));
+  const fields: string[][] = [];
   layout.groups.forEach(({ offset, length }, g) => {
     const { kernel, overrides } = optimizer.update(groups[g]!);
+    fields.push(hyperFields(kernel));
+    if (fields[g]!.length > HYPER_BLOCK) throw new Error(`planUpdate: ${kernel.name} has more than ${HYPER_BLOCK} scalars`);
     // Vectorised kernels (vec4 lanes) update `elems` vec4s per invocation, tuned to the device.
     const lanes = kernel.bindings.find((b) => b.name === 'weights')?.lanes ?? 1;
     const elems = lanes === 4 ? updateElems(backend.software) : 1;
-    launches.push({
-      kernel,
+    launches.push(launch(kernel, {
       bindings: {
         weights: view(layout.params, offset, length),
         grads: view(layout.grads, offset, length),
@@ -217,9 +216,9 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
         scale_lr: Number(options.gradNormLR !== undefined),
         ...(lanes === 4 ? { elems } : {}),
       },
-      workgroups: grid1d(Math.ceil(length / (elems * lanes)), OPTIM_WG),
+      threads: Math.ceil(length / (elems * lanes)),
       label: `${optimizer.name}/update/${g}`,
-    });
+    }));
   });
 
   const variants = groups.map((g) => optimizer.variantKey(g));
@@ -242,7 +241,7 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
       for (let g = 0; g < groups.length; g++) {
         const [l1, l2] = penalties(groups[g]!, options);
         const values = { ...optimizer.hyper(groups[g]!, optimizer.stepCount), l1, l2 };
-        writeHyper(scratch, g * HYPER_BLOCK, hyperFields[g]!, values, optimizer.name);
+        writeHyper(scratch, g * HYPER_BLOCK, fields[g]!, values, optimizer.name);
       }
       backend.write(hyper, scratch);
     },

@@ -26,19 +26,13 @@ struct Hyper {
 
 override has_momentum: bool = false;
 
-@compute @workgroup_size(wg)
-fn signum_update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
-  let range = update_range(wid, nwg, lid);
-  let h = hyper;
-  let lr = h.lr * lr_factor();
-  for (var q = range.x; q < range.y; q++) {
-    var d = optimizer_grad4(q);
-    if (has_momentum) {
-      d = state[q] * h.beta + h.one_minus_beta * d;
-      state[q] = d;
-    }
-    weights[q] = weights[q] - lr * sign(d);
+fn update4(q: u32, h: Hyper) {
+  var d = optimizer_grad4(q, h);
+  if (has_momentum) {
+    d = state[q] * h.beta + h.one_minus_beta * d;
+    state[q] = d;
   }
+  weights[q] = weights[q] - (h.lr * lr_factor()) * sign(d);
 }
 `;
 
@@ -61,10 +55,7 @@ const signumUpdate = updateKernel({
 class Signum extends Optimizer {
   protected readonly kernel = signumUpdate;
   constructor(params: ParamsInput, options: { lr?: number; momentum?: number } = {}) {
-    super('Signum', params, { lr: 0.01, momentum: 0.9 }, options);
-  }
-  protected validateGroup(group: ParamGroup, index: number): void {
-    this.expect(group, index, 'momentum', 'in [0, 1)');
+    super('Signum', params, { lr: 0.01, momentum: 0.9 }, options, { momentum: 'in [0, 1)' });
   }
   stateSlots(group: ParamGroup): readonly string[] {
     return group.momentum !== 0 ? ['momentum_buffer'] : [];
@@ -81,6 +72,12 @@ class Signum extends Optimizer {
 describe('a new optimizer is its WGSL and one module', () => {
   it('reflection accepts its Hyper struct and its variant', () => {
     expect(reflectBindings(signumUpdate).storage).toHaveLength(5);
+  });
+
+  it('checks its options by the rules it declares', () => {
+    const p = [new Parameter(new Float32Array(3), [3], 'w')];
+    expect(() => new Signum(p, { momentum: 1 })).toThrow(/Signum: invalid momentum: 1 \(must be in \[0, 1\)\)/);
+    expect(() => new Signum(p, { lr: -1 })).toThrow(/Signum: invalid lr: -1/);
   });
 
   it.each([0, 0.9])('trains on the CPU backend as the float64 rule says (momentum %f)', async (beta) => {

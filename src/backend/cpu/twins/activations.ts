@@ -1,2 +1,2 @@
-// Kept only for the kernels that still import it (matmul, conv2d); the twins live in src/kernels/activations.ts.
+// Kept only for src/kernels/conv2d.ts until it imports src/kernels/activations.ts, where the twins live.
 export { actForward, actGrad, erfApprox } from '../../../kernels/activations.js';
