@@ -1,6 +1,6 @@
 import activations from '../../shaders/activations.wgsl';
 import source from '../../shaders/conv2d.wgsl';
-import { actForward, actGrad } from '../backend/cpu/twins/activations.js';
+import { actForward, actGrad } from './activations.js';
 import type { BindingSpec, BufferView, CpuInvocation, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
 import { ACTIVATIONS, type Activation } from './activations.js';
 import { launch } from './launch.js';

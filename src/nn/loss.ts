@@ -21,6 +21,8 @@ export interface Loss {
    * runs the graph binds them as it binds the model's buffers.
    */
   readonly buffers?: readonly ModuleBuffer[];
+  /** How the per-target losses combine: 'mean' (default) or 'sum'. */
+  readonly reduction?: Reduction;
 }
 
 export interface CrossEntropyLossOptions {

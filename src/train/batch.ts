@@ -21,8 +21,14 @@ export interface Batched<T extends Float32Array | Int32Array> {
  * values) for a regression loss such as MSELoss.
  */
 export interface Samples {
-  readonly x: Float32Array;
+  /** Values (Float32Array), or token ids (Int32Array) for a model that begins with Embedding. */
+  readonly x: Float32Array | Int32Array;
   readonly y: Int32Array | Float32Array;
+}
+
+/** The element type of a model's input, from the typed array that holds it. */
+export function inputDtype(x: Float32Array | Int32Array): 'f32' | 'i32' {
+  return x instanceof Int32Array ? 'i32' : 'f32';
 }
 
 export function validateOptions(model: Module, options: TrainerOptions): void {
@@ -52,8 +58,8 @@ export function validateOptions(model: Module, options: TrainerOptions): void {
 }
 
 /** The values of a batch given flat or as a shaped tensor, whose shape must be [batch, ...sample]. */
-export function samplesOf(input: Float32Array | Batched<Float32Array>, sample: readonly number[], name: string): Float32Array {
-  if (!('data' in input) || input instanceof Float32Array) return input as Float32Array;
+export function samplesOf<T extends Float32Array | Int32Array>(input: T | Batched<T>, sample: readonly number[], name: string): T {
+  if (input instanceof Float32Array || input instanceof Int32Array || !('data' in input)) return input as T;
   const [batch, ...rest] = input.shape;
   if (rest.join() !== sample.join() || !(batch! >= 1) || batch! * rest.reduce((a, b) => a * b, 1) !== input.data.length) {
     throw new Error(`Trainer: ${name} has shape [${input.shape.join(', ')}] and ${input.data.length} values; expected [batch, ${sample.join(', ')}]`);
@@ -62,23 +68,40 @@ export function samplesOf(input: Float32Array | Batched<Float32Array>, sample: r
 }
 
 /** The batch size of flat values `x` of samples shaped `inputShape`. */
-export function batchOf(x: Float32Array, inputShape: readonly number[], what: string): number {
+export function batchOf(x: Float32Array | Int32Array, inputShape: readonly number[], what: string): number {
   const sample = inputShape.reduce((a, b) => a * b, 1);
-  if (!(x instanceof Float32Array)) throw new Error(`Trainer.${what}: x must be a Float32Array`);
+  if (!(x instanceof Float32Array || x instanceof Int32Array)) {
+    throw new Error(`Trainer.${what}: x must be a Float32Array (values) or an Int32Array (token ids)`);
+  }
   if (x.length === 0 || x.length % sample !== 0) {
     throw new Error(`Trainer.${what}: x has ${x.length} values, not a multiple of inputShape [${inputShape.join(', ')}] (${sample} per sample)`);
   }
   return x.length / sample;
 }
 
-/** Class indices in range for the loss, or float targets filling the target buffer `plan.y`. */
+/**
+ * The shape of a loss's targets for a model output of `output`: class indices drop the class dim
+ * (dim 1, as torch: logits [N, C, d…] take targets [N, d…]); float targets match the output.
+ */
+export function targetShape(loss: Loss, output: readonly number[]): number[] {
+  return loss.targets === 'class' ? [output[0]!, ...output.slice(2)] : [...output];
+}
+
+/**
+ * Class indices in range for the loss (or its ignoreIndex), or float targets filling the target
+ * buffer `plan.y`.
+ */
 export function checkTargets(loss: Loss, plan: { batch: number; y: DeviceBuffer; classes: number }, y: Int32Array | Float32Array): void {
   const { name, targets } = loss;
   if (targets === 'class') {
     if (!(y instanceof Int32Array)) throw new Error(`Trainer: ${name} takes class indices as an Int32Array`);
-    if (y.length !== plan.batch) throw new Error(`Trainer: ${y.length} targets for a batch of ${plan.batch}`);
+    const expected = plan.y.byteLength / 4;
+    if (y.length !== expected) {
+      throw new Error(`Trainer: ${y.length} targets for a batch of ${plan.batch}, whose output takes ${expected} class indices`);
+    }
     for (let i = 0; i < y.length; i++) {
-      if (!(y[i]! >= 0 && y[i]! < plan.classes)) throw new Error(`Trainer: target ${y[i]} at index ${i} is outside [0, ${plan.classes})`);
+      const v = y[i]!;
+      if (!(v >= 0 && v < plan.classes) && v !== loss.ignoreIndex) throw new Error(`Trainer: target ${v} at index ${i} is outside [0, ${plan.classes})`);
     }
   } else {
     if (!(y instanceof Float32Array)) throw new Error(`Trainer: ${name} takes targets as a Float32Array`);
@@ -124,7 +147,7 @@ export function* epochBatches(
   const count = dropLast ? Math.floor(n / batchSize) : Math.ceil(n / batchSize);
   for (let b = 0; b < count; b++) {
     const m = Math.min(batchSize, n - b * batchSize);
-    const x = new Float32Array(m * size);
+    const x = samples.x instanceof Int32Array ? new Int32Array(m * size) : new Float32Array(m * size);
     const y = samples.y instanceof Int32Array ? new Int32Array(m * per) : new Float32Array(m * per);
     for (let i = 0; i < m; i++) {
       const from = order ? order[b * batchSize + i]! : b * batchSize + i;

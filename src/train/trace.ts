@@ -1,6 +1,7 @@
 import { gradients } from '../graph/autodiff.js';
 import { fuseActivations } from '../graph/fuse.js';
 import { contiguous } from '../graph/ops/shape.js';
+import { targetShape } from './batch.js';
 import { Graph, type Tensor } from '../graph/tensor.js';
 import type { Loss } from '../nn/loss.js';
 import { type Module, withModuleScopes } from '../nn/module.js';
@@ -21,6 +22,8 @@ export interface Traced {
 export interface TraceOptions {
   readonly batch: number;
   readonly inputShape: readonly number[];
+  /** The input's element type: 'i32' for token ids (default 'f32'). */
+  readonly inputDtype?: 'f32' | 'i32';
   readonly training: boolean;
   readonly loss?: Loss;
   /** Parameters to differentiate the loss with respect to (training only). */
@@ -37,13 +40,13 @@ export function trace(model: Module, opts: TraceOptions): Traced {
   const wasTraining = model.training;
   model.train(opts.training);
   try {
-    const x = g.input('x', [opts.batch, ...opts.inputShape]);
+    const x = g.input('x', [opts.batch, ...opts.inputShape], opts.inputDtype ?? 'f32');
     let output = contiguous(withModuleScopes(model, () => model.forward(x)));
     let y: Tensor | null = null;
     let loss: Tensor | null = null;
     let correct: Tensor | null = null;
     if (opts.loss) {
-      y = opts.loss.targets === 'class' ? g.input('y', [opts.batch], 'i32') : g.input('y', output.shape);
+      y = g.input('y', targetShape(opts.loss, output.shape), opts.loss.targets === 'class' ? 'i32' : 'f32');
       ({ loss, correct } = opts.loss.apply(output, y));
     }
     output = fuseActivations(g)(output);

@@ -8,7 +8,7 @@ import type { Module } from '../nn/module.js';
 import type { TrainingHooks } from '../optim/lr/scheduler.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { planUpdate, STATS, type UpdatePlan } from '../optim/update-plan.js';
-import { batchOf, type Batched, checkTargets, type Samples, samplesOf, targetsPerSample, validateOptions } from './batch.js';
+import { batchOf, type Batched, checkTargets, inputDtype, type Samples, samplesOf, targetsPerSample, validateOptions } from './batch.js';
 import { FlatBuffers, FlatParameters } from './flat-parameters.js';
 import { type EpochSummary, fit, type FitOptions } from './fit.js';
 import { StepLog } from './step-log.js';
@@ -114,6 +114,7 @@ export class Trainer {
   private readonly plans = new Map<number, StepPlan>();
   private readonly evalPlans = new Map<string, EvalPlan>();
   private flat: FlatParameters | null = null;
+  private inputKind: 'f32' | 'i32' | null = null;
   private modelBuffers: FlatBuffers | null = null;
   private update: UpdatePlan | null = null;
   private log: StepLog | null = null;
@@ -143,7 +144,7 @@ export class Trainer {
     const { optimizer, clipGradNorm, clipGradValue, l1, l2, scheduler, trackGradNorm } = this.options;
     this.model.namedParameters();
     this.flat = new FlatParameters(this.backend, this.model.parameters(), optimizer);
-    this.modelBuffers = new FlatBuffers(this.backend, this.model.buffers());
+    this.modelBuffers = new FlatBuffers(this.backend, [...this.model.buffers(), ...(this.options.loss.buffers ?? [])]);
     this.update = planUpdate(this.backend, optimizer, this.flat.layout, {
       clipGradNorm,
       clipGradValue,
@@ -156,13 +157,27 @@ export class Trainer {
     this.stepInfo = this.backend.createBuffer(16, 'step-info');
   }
 
+  /**
+   * The input's element type, fixed by the first batch: values (Float32Array) or token ids
+   * (Int32Array, for a model that begins with Embedding).
+   */
+  private inputType(x: Float32Array | Int32Array, what: string): 'f32' | 'i32' {
+    const dtype = inputDtype(x);
+    this.inputKind ??= dtype;
+    if (dtype !== this.inputKind) {
+      const name = (d: string) => (d === 'i32' ? 'an Int32Array of token ids' : 'a Float32Array of values');
+      throw new Error(`Trainer.${what}: x is ${name(dtype)}, but this trainer's model was traced with ${name(this.inputKind)}`);
+    }
+    return dtype;
+  }
+
   private plan(batch: number): StepPlan {
     const hit = this.plans.get(batch);
     if (hit) return hit;
     this.ensureState();
     const flat = this.flat!;
     const params = flat.order.filter((p) => flat.trained.has(p));
-    const t = trace(this.model, { batch, inputShape: this.options.inputShape, training: true, loss: this.options.loss, wrt: params });
+    const t = trace(this.model, { batch, inputShape: this.options.inputShape, inputDtype: this.inputKind ?? 'f32', training: true, loss: this.options.loss, wrt: params });
     const xBuf = this.backend.createBuffer(t.x.numel * 4, `x[${batch}]`);
     const yBuf = this.backend.createBuffer(t.y!.numel * 4, `y[${batch}]`);
     const bound = this.boundInputs(t, xBuf, yBuf);
@@ -200,7 +215,13 @@ export class Trainer {
     const hit = this.evalPlans.get(key);
     if (hit) return hit;
     this.ensureState();
-    const t = trace(this.model, { batch, inputShape: this.options.inputShape, training: false, loss: withLoss ? this.options.loss : undefined });
+    const t = trace(this.model, {
+      batch,
+      inputShape: this.options.inputShape,
+      inputDtype: this.inputKind ?? 'f32',
+      training: false,
+      loss: withLoss ? this.options.loss : undefined,
+    });
     const xBuf = this.backend.createBuffer(t.x.numel * 4, `eval-x[${batch}]`);
     const yBuf = t.y ? this.backend.createBuffer(t.y.numel * 4, `eval-y[${batch}]`) : null;
     const outputs = [t.output, t.loss, t.correct].filter((o): o is Tensor => o !== null);
@@ -228,7 +249,8 @@ export class Trainer {
    * The model's output for a batch in eval mode (dropout off), like calling a torch module after
    * `model.eval()`: logits for a classifier. Runs after every step submitted before it.
    */
-  async predict(x: Float32Array): Promise<Float32Array> {
+  async predict(x: Float32Array | Int32Array): Promise<Float32Array> {
+    this.inputType(x, 'predict');
     const plan = this.evalPlan(batchOf(x, this.options.inputShape, 'predict'), false);
     this.backend.write(plan.x, x);
     this.backend.run(plan.program);
@@ -239,27 +261,39 @@ export class Trainer {
 
   /**
    * Mean loss and accuracy (for class targets) over a dataset, in eval mode, in batches of
-   * `batchSize` (the last one may be smaller).
+   * `batchSize` (the last one may be smaller). Both are per target: a sequence model with T
+   * targets per sample counts each of them, and targets equal to the loss's `ignoreIndex` count
+   * for neither. The loss of each batch is weighted by its targets, so the result is the mean
+   * over the whole set (for `reduction: 'sum'`, the sum over the set divided by its targets).
    */
   async evaluate(dataset: Samples, { batchSize = 256 } = {}): Promise<{ loss: number; accuracy: number }> {
     const sample = this.options.inputShape.reduce((a, b) => a * b, 1);
+    this.inputType(dataset.x, 'evaluate');
     const n = batchOf(dataset.x, this.options.inputShape, 'evaluate');
     const perTarget = targetsPerSample(dataset, n, 'Trainer.evaluate');
+    const { loss: lossFn } = this.options;
+    const sum = lossFn.reduction === 'sum';
     let lossSum = 0;
     let correct = 0;
+    let counted = 0;
     for (let start = 0; start < n; start += batchSize) {
       const count = Math.min(batchSize, n - start);
       const plan = this.evalPlan(count, true);
       const y = dataset.y.subarray(start * perTarget, (start + count) * perTarget);
-      checkTargets(this.options.loss, { batch: count, y: plan.y!, classes: plan.output.length / count }, y);
+      const classes = lossFn.targets === 'class' ? plan.output.length / y.length : 0;
+      checkTargets(lossFn, { batch: count, y: plan.y!, classes }, y);
       this.backend.write(plan.x, dataset.x.subarray(start * sample, (start + count) * sample));
       this.backend.write(plan.y!, y);
       this.backend.run(plan.program);
-      lossSum += (await this.readView(plan.loss!))[0]! * count;
+      let targets = y.length;
+      if (lossFn.targets === 'class') for (const v of y) if (v === lossFn.ignoreIndex) targets--;
+      const value = (await this.readView(plan.loss!))[0]!;
+      if (targets > 0) lossSum += sum ? value : value * targets;
+      counted += targets;
       if (plan.correct) correct += (await this.readView(plan.correct)).reduce((a, b) => a + b, 0);
     }
     await this.backend.health();
-    return { loss: lossSum / n, accuracy: this.options.loss.targets === 'class' ? correct / n : NaN };
+    return { loss: lossSum / counted, accuracy: lossFn.targets === 'class' ? correct / counted : NaN };
   }
 
   /**
@@ -268,12 +302,16 @@ export class Trainer {
    * CrossEntropyLoss or targets shaped like the output (Float32Array). Returns at once; the loss
    * arrives when the device has finished.
    */
-  step(input: Float32Array | Batched<Float32Array>, target: Int32Array | Float32Array | Batched<Int32Array | Float32Array>): StepResult {
+  step(
+    input: Float32Array | Int32Array | Batched<Float32Array | Int32Array>,
+    target: Int32Array | Float32Array | Batched<Int32Array | Float32Array>,
+  ): StepResult {
     if (this.disposed) throw new Error('Trainer: step() after dispose()');
     const x = samplesOf(input, this.options.inputShape, 'x');
+    this.inputType(x, 'step');
     const plan = this.plan(batchOf(x, this.options.inputShape, 'step'));
-    const y = 'data' in target ? target.data : target;
-    if ('data' in target && (target.shape[0] !== plan.batch || target.shape.reduce((a, b) => a * b, 1) !== y.length)) {
+    const y = target instanceof Int32Array || target instanceof Float32Array ? target : target.data;
+    if (!(target instanceof Int32Array || target instanceof Float32Array) && (target.shape[0] !== plan.batch || target.shape.reduce((a, b) => a * b, 1) !== y.length)) {
       throw new Error(`Trainer.step: y has shape [${target.shape.join(', ')}] and ${y.length} values, for a batch of ${plan.batch}`);
     }
     checkTargets(this.options.loss, plan, y);

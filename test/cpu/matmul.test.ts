@@ -66,7 +66,8 @@ function reference(o: Required<Omit<MatmulOptions, 'batch' | 'batchStrideA' | 'b
   return { c, biasOut };
 }
 
-const FAKE = { buffer: { id: 0, byteLength: 4, label: 'fake' }, offset: 0, length: 1 };
+// A stand-in long enough for any shape under test: only the launch's params and grid are used.
+const FAKE = { buffer: { id: 0, byteLength: 4 << 20, label: 'fake' }, offset: 0, length: 1 << 20 };
 
 async function runTwin(o: Required<Omit<MatmulOptions, 'batch' | 'batchStrideA' | 'batchStrideB' | 'batchStrideC'>>, x: Inputs): Promise<{ c: Float32Array; biasOut: Float32Array }> {
   const launch = matmulLaunch(o, { a: FAKE, b: FAKE, c: FAKE, gate: FAKE, bias: FAKE, biasOut: FAKE }, FAKE);
@@ -114,7 +115,7 @@ describe.each([
 });
 
 describe('matmulLaunch', () => {
-  const other = (id: number) => ({ buffer: { id, byteLength: 4096, label: `b${id}` }, offset: 0, length: 1024 });
+  const other = (id: number) => ({ buffer: { id, byteLength: 65536, label: `b${id}` }, offset: 0, length: 16384 });
   const [a, b, c, dummy] = [other(1), other(2), other(3), other(4)];
 
   it('covers C with 64 x 64 tiles and binds absent buffers where WebGPU allows it', () => {
@@ -123,7 +124,7 @@ describe('matmulLaunch', () => {
     expect(launch.bindings.gate).toBe(a);
     expect(launch.bindings.bias).toBe(a);
     expect(launch.bindings.bias_out).toBe(dummy);
-    expect(launch.params).toEqual({ m: 65, n: 130, k: 7, alpha: 0.01 });
+    expect(launch.params).toEqual({ m: 65, n: 130, k: 7, alpha: 0.01, batch_a: 0, batch_b: 0, batch_c: 0 });
     const given = other(8);
     expect(matmulLaunch({ m: 1, n: 1, k: 1 }, { a, b, c, biasOut: given }, dummy).bindings.bias_out).toBe(given);
   });
@@ -155,5 +156,14 @@ describe('matmulLaunch', () => {
     expect(() => matmulLaunch({ m: 2, n: 2, k: 2, gate: 'relu' }, { a, b, c }, dummy)).toThrow(/gate/);
     expect(() => matmulLaunch({ m: 2, n: 2, k: 2, onesCol: true }, { a, b, c }, dummy)).toThrow(/biasOut/);
     expect(() => matmulLaunch({ m: 0, n: 2, k: 2 }, { a, b, c }, dummy)).toThrow(/m must be/);
+  });
+
+  it('sets batch strides and a z grid for a batch of matrices, and checks the buffers hold them all', () => {
+    const launch = matmulLaunch({ m: 3, n: 4, k: 5, batch: 6, batchStrideA: 15, batchStrideB: 0 }, { a, b, c }, dummy);
+    expect(launch.workgroups[2]).toBe(6);
+    expect(launch.params).toMatchObject({ batch_a: 15, batch_b: 0, batch_c: 12 });
+    const short = { ...a, length: 15 * 5 + 14 };
+    expect(() => matmulLaunch({ m: 3, n: 4, k: 5, batch: 6 }, { a: short, b, c }, dummy)).toThrow(/'a' holds 89 elements, needs 90/);
+    expect(() => matmulLaunch({ m: 3, n: 4, k: 5, batch: 2, hasBias: true }, { a, b, c, bias: a }, dummy)).toThrow(/batch of 1/);
   });
 });

@@ -5,7 +5,8 @@ import type { Activation } from '../../src/kernels/activations.js';
 import { matmul, matmulLaunch, type MatmulOptions } from '../../src/kernels/matmul.js';
 import { cpuBackend, expectAllClose, gpuBackend, randomArray, runKernel } from '../harness.js';
 
-const FAKE = { buffer: { id: 0, byteLength: 4, label: 'fake' }, offset: 0, length: 1 };
+// A stand-in long enough for any shape under test: only the launch's params and grid are used.
+const FAKE = { buffer: { id: 0, byteLength: 4 << 20, label: 'fake' }, offset: 0, length: 1 << 20 };
 const TOL = { rtol: 1e-4, atol: 1e-5 };
 
 /** Runs the matmul as `matmulLaunch` sets it up, with unused buffers bound to a 1-element dummy. */
