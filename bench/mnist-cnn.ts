@@ -5,7 +5,7 @@
  *   conv 3×3 16 → ReLU → max-pool 2 → conv 3×3 32 → ReLU → max-pool 2 → fc 128 → ReLU →
  *   Dropout(0.3) → fc 10; Adam 1e-3, batch 128, cross-entropy.
  *
- * `node scripts/run-bench.mjs bench/mnist-cnn.ts [--epochs=10] [--backend=webgpu|cpu] [--batch-norm]`
+ * `node scripts/run-ts.mjs bench/mnist-cnn.ts [--epochs=10] [--backend=webgpu|cpu] [--batch-norm]`
  * (WebGPU is Dawn: on a machine without a GPU, SwiftShader).
  */
 import { readFileSync } from 'node:fs';
