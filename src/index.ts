@@ -15,9 +15,12 @@
 export type { Backend, BackendKind } from './backend/backend.js';
 export { createDevice, type Device, type DeviceOptions } from './device.js';
 export * as data from './data/index.js';
+export * as io from './io/index.js';
 export * as nn from './nn/index.js';
 export { Tensor, type TensorLike } from './graph/tensor.js';
 export * as optim from './optim/index.js';
 export type { EpochSummary, FitOptions } from './train/fit.js';
 export type { Batched } from './train/batch.js';
 export { type Scheduler, type StepDescription, type StepRecord, type StepResult, Trainer, type TrainerOptions } from './train/trainer.js';
+export { type FindLrOptions, type LrFinding, smoothLosses, suggestLr, sweepLrs } from './train/find-lr.js';
+export type { Samples } from './train/batch.js';
