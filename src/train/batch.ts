@@ -6,6 +6,7 @@ import type { DeviceBuffer } from '../backend/kernel.js';
 import { permutation } from '../data/random.js';
 import type { Loss } from '../nn/loss.js';
 import type { Module } from '../nn/module.js';
+import { validateLayerStats } from './layer-stats.js';
 import type { TrainerOptions } from './trainer.js';
 
 /** A batch as a shaped tensor: `shape` is [batch, ...sample] and `data` holds its values in order. */
@@ -49,6 +50,7 @@ export function validateOptions(model: Module, options: TrainerOptions): void {
   }
   if (!(l1 >= 0)) throw new Error(`Trainer: l1 must be >= 0, got ${l1}`);
   if (!(l2 >= 0)) throw new Error(`Trainer: l2 must be >= 0, got ${l2}`);
+  validateLayerStats(options.layerStats);
   const owned = new Set(model.parameters());
   for (const group of options.optimizer.paramGroups) {
     for (const p of group.params) {

@@ -4,7 +4,9 @@ import type { StepRecord, Trainer } from './trainer.js';
 export interface FitOptions {
   /**
    * Whole passes over the samples. May be left out when `maxSteps` is given: training then runs
-   * epoch after epoch until `maxSteps`.
+   * epoch after epoch until `maxSteps`. Training goes on from `trainer.dataPosition`: a fit that
+   * follows one cut short by `maxSteps` or `signal` (or a checkpoint saved mid-epoch) first
+   * finishes that epoch, which counts as one; so fit(a steps) then fit(b steps) is fit(a + b).
    */
   epochs?: number;
   batchSize: number;
@@ -86,12 +88,25 @@ export async function fit(trainer: Trainer, samples: Samples, options: FitOption
   const summaries: EpochSummary[] = [];
   let total = 0;
   let lastYield = performance.now();
-  for (let epoch = 0; epoch < epochs && total < maxSteps && !signal?.aborted; epoch++) {
+  // Training goes on from the trainer's data position, where an earlier fit or a checkpoint stopped.
+  const first = trainer.dataPosition.epoch;
+  for (let epoch = first; epoch - first < epochs && total < maxSteps && !signal?.aborted; epoch++) {
     const started = performance.now();
     const records: Promise<StepRecord>[] = [];
+    const skip = epoch === first ? trainer.dataPosition.batch : 0;
+    let batch = 0;
+    let cut = false;
     for (const { x, y } of epochBatches(samples, trainer.options.inputShape, batchSize, { shuffle, seed: seed + epoch, dropLast })) {
-      if (signal?.aborted || total >= maxSteps) break;
+      if (batch < skip) {
+        batch++;
+        continue;
+      }
+      if (signal?.aborted || total >= maxSteps) {
+        cut = true;
+        break;
+      }
       const { record } = trainer.step(x, y);
+      trainer.dataPosition = { epoch, batch: ++batch };
       total++;
       records.push(onStep ? record.then((r) => (onStep(r), r)) : record);
       if (records.length % syncEvery === 0) await record;
@@ -100,6 +115,7 @@ export async function fit(trainer: Trainer, samples: Samples, options: FitOption
         lastYield = performance.now();
       }
     }
+    if (!cut) trainer.dataPosition = { epoch: epoch + 1, batch: 0 };
     const done = await Promise.all(records);
     if (signal?.aborted) break;
     const evaluated = validation ? await trainer.evaluate(validation, { batchSize }) : null;

@@ -10,7 +10,9 @@ import type { Optimizer } from '../optim/optimizer.js';
 import { planUpdate, STATS, type UpdatePlan } from '../optim/update-plan.js';
 import { batchOf, type Batched, checkTargets, inputDtype, type Samples, samplesOf, targetsPerSample, validateOptions } from './batch.js';
 import { FlatBuffers, FlatParameters } from './flat-parameters.js';
+import { findLr, type FindLrOptions, type LrFinding } from './find-lr.js';
 import { type EpochSummary, fit, type FitOptions } from './fit.js';
+import { type LayerStats, type LayerStatsOptions, LayerStatsPlan } from './layer-stats.js';
 import { StepLog } from './step-log.js';
 import { type Traced, trace } from './trace.js';
 
@@ -48,6 +50,13 @@ export interface TrainerOptions {
    * step's promises with an error; 'ignore' records it silently.
    */
   onNonFinite?: 'warn' | 'throw' | 'ignore';
+  /**
+   * Per-layer diagnostics every `every` steps (step % every === 0): each parameter's gradient
+   * norm, weight norm and update-to-weight ratio, with `histograms` also log10|g| and weight
+   * histograms, computed on the device in two extra dispatches of the tracked steps only, in
+   * `record.layerStats`. See `LayerStatsOptions` for the bins.
+   */
+  layerStats?: LayerStatsOptions;
 }
 
 /** One training step as recorded in `trainer.history`. */
@@ -58,6 +67,8 @@ export interface StepRecord {
   /** Global gradient norm (NaN when neither clipping nor tracking computed it). */
   readonly gradNorm: number;
   readonly penalty: number;
+  /** Per parameter, by torch name, on the steps `layerStats` tracks; absent on the others. */
+  readonly layerStats?: Readonly<Record<string, LayerStats>>;
 }
 
 export interface StepDescription {
@@ -70,6 +81,8 @@ export interface StepDescription {
   readonly scratchBytes: number;
   readonly scratchBytesWithoutReuse: number;
   readonly parameterBytes: number;
+  /** Extra dispatches of the steps `layerStats` tracks (0 without it); other steps run `dispatches`. */
+  readonly trackedDispatches: number;
 }
 
 export interface StepResult {
@@ -85,6 +98,8 @@ interface StepPlan {
   readonly y: DeviceBuffer;
   readonly compiled: CompiledGraph;
   readonly program: Program;
+  /** `program` with the layer statistics' launches, for the steps `layerStats` tracks. */
+  readonly tracked: Program | null;
   readonly loss: BufferView;
   /** Number of classes for class-index targets. */
   readonly classes: number;
@@ -117,15 +132,29 @@ export class Trainer {
   private inputKind: 'f32' | 'i32' | null = null;
   private modelBuffers: FlatBuffers | null = null;
   private update: UpdatePlan | null = null;
+  private layerStats: LayerStatsPlan | null = null;
   private log: StepLog | null = null;
   /** [seed, step, 0, 0], rewritten before every step for counter-based randomness. */
   private stepInfo: DeviceBuffer | null = null;
   private readonly stepScalars = new Uint32Array(4);
-  private stepCount = 0;
+  /**
+   * Steps taken: the number of the next step, which with `seed` fixes its dropout masks (a mask is
+   * a pure function of seed, step, layer and element). `io.loadCheckpoint` restores it.
+   */
+  stepCount = 0;
+  /** Seed of the dropout masks: `options.seed`, or 0; `io.loadCheckpoint` restores it. */
+  seed: number;
+  /**
+   * Where `fit` goes on in the data order: the epoch (shuffled with fit's `seed + epoch`) and the
+   * batch within it. `fit` advances it with every step; `io.loadCheckpoint` restores it.
+   */
+  dataPosition: { epoch: number; batch: number } = { epoch: 0, batch: 0 };
   private disposed = false;
   private unchecked = false;
   private lastRecord: Promise<unknown> = Promise.resolve();
   private warnedNonFinite = false;
+  /** Set while findLr runs its sweep steps. */
+  private sweeping = false;
 
   constructor(
     readonly device: Device,
@@ -133,6 +162,7 @@ export class Trainer {
     readonly options: TrainerOptions,
   ) {
     validateOptions(model, options);
+    this.seed = options.seed ?? 0;
   }
 
   private get backend() {
@@ -154,6 +184,7 @@ export class Trainer {
       computeNorm: trackGradNorm,
     });
     this.log = new StepLog(this.backend, RECORD_WIDTH);
+    if (this.options.layerStats) this.layerStats = new LayerStatsPlan(this.backend, this.flat, this.options.layerStats);
     this.stepInfo = this.backend.createBuffer(16, 'step-info');
   }
 
@@ -191,8 +222,10 @@ export class Trainer {
     const label = `train[batch ${batch}]`;
     const compiled = compileGraph(this.backend, { graph: t.graph, bound, outputs, label });
     const program = this.backend.compile([...compiled.launches, ...this.update!.launches], label);
+    const stats = this.layerStats;
+    const tracked = stats && this.backend.compile([...compiled.launches, stats.before, ...this.update!.launches, stats.after], `${label}+layer-stats`);
     const classes = this.options.loss.targets === 'class' ? (t.output.shape[1] ?? 1) : 0;
-    const plan = { batch, x: xBuf, y: yBuf, compiled, program, loss: compiled.views.get(t.loss!)!, classes };
+    const plan = { batch, x: xBuf, y: yBuf, compiled, program, tracked, loss: compiled.views.get(t.loss!)!, classes };
     this.plans.set(batch, plan);
     this.unchecked = true;
     return plan;
@@ -321,18 +354,22 @@ export class Trainer {
     const lr = this.options.optimizer.paramGroups[0]?.lr ?? NaN;
     this.update!.beforeStep();
     const step = this.stepCount++;
-    this.stepScalars[0] = this.options.seed ?? 0;
+    this.stepScalars[0] = this.seed;
     this.stepScalars[1] = step;
     this.backend.write(this.stepInfo!, this.stepScalars);
     const { copies, record } = this.log!.record(step, [
       { name: 'loss', src: plan.loss.buffer, byteOffset: plan.loss.offset * 4, floats: 1 },
       { name: 'stats', src: this.update!.stats, byteOffset: 0, floats: 4 },
     ]);
-    this.backend.run(plan.program, copies);
-    const { scheduler } = this.options;
+    // Tracked steps submit the program with the statistics' launches, and their record's copies.
+    const layer = !this.sweeping && this.layerStats?.tracks(step) ? this.layerStats.record() : null;
+    this.backend.run(layer ? plan.tracked! : plan.program, layer ? [...copies, ...layer.copies] : copies);
+    // Sweep steps (findLr) stay outside the schedule, the history and the non-finite policy.
+    const sweep = this.sweeping;
+    const scheduler = sweep ? undefined : this.options.scheduler;
     scheduler?.afterStep?.();
 
-    const result = record.then(({ loss, stats }) => {
+    const result = Promise.all([record, layer?.values]).then(([{ loss, stats }, layerStats]) => {
       const reduced = this.update!.reduces;
       const rec: StepRecord = {
         step,
@@ -340,7 +377,9 @@ export class Trainer {
         gradNorm: reduced ? stats![STATS.gradNorm]! : NaN,
         lr: lr * stats![STATS.lrFactor]!,
         penalty: stats![STATS.penalty]!,
+        ...(layerStats ? { layerStats } : {}),
       };
+      if (sweep) return rec;
       this.history.push(rec);
       scheduler?.onRecord?.(rec);
       if (!Number.isFinite(rec.loss)) this.nonFinite(rec);
@@ -379,6 +418,52 @@ export class Trainer {
   }
 
   /**
+   * The learning-rate range test: `steps` real training steps on shuffled batches of `dataset`,
+   * every parameter group at lr_i = startLr · (endLr / startLr)^(i / (steps − 1)) (the schedule is
+   * not consulted), stopping early once the bias-corrected smoothed loss exceeds divergeFactor
+   * times its lowest value. Returns the rates, the losses, the smoothed losses and the suggested
+   * rate (`suggestLr`: the start of the steepest descent of the smoothed loss against log lr).
+   * Parameters, module buffers, gradients and optimizer state are copied on the device first and
+   * copied back afterwards, bit for bit, as are the schedule's state, each group's options and the
+   * step counts; the sweep adds nothing to `history`. Training after `findLr` is the training
+   * without it. Do not enqueue steps of your own while it runs. The schedule's hooks are not
+   * called during the sweep, but GradientNormLR's scaling, compiled into the step, still applies.
+   */
+  async findLr(dataset: Samples, options: FindLrOptions): Promise<LrFinding> {
+    if (this.disposed) throw new Error('Trainer: findLr() after dispose()');
+    const { inputShape, optimizer, scheduler } = this.options;
+    return findLr(
+      {
+        backend: this.backend,
+        inputShape,
+        optimizer,
+        scheduler,
+        enter: async () => {
+          await this.lastRecord;
+          this.ensureState();
+          const { stepCount, log } = this;
+          const historyLength = this.history.length;
+          this.log = new StepLog(this.backend, RECORD_WIDTH);
+          this.sweeping = true;
+          return {
+            buffers: [this.flat!.layout.params, this.flat!.layout.grads, this.modelBuffers!.buffer, this.update!.stats],
+            leave: () => {
+              this.sweeping = false;
+              this.log!.dispose();
+              this.log = log;
+              this.stepCount = stepCount;
+              this.history.length = historyLength;
+            },
+          };
+        },
+        step: (x, y) => this.step(x, y).record,
+      },
+      dataset,
+      options,
+    );
+  }
+
+  /**
    * What one training step at `batch` runs: the dispatches in order (labelled by layer), and the
    * device memory it holds. Compiles the step if it was not compiled yet.
    */
@@ -393,6 +478,7 @@ export class Trainer {
       scratchBytes: plan.compiled.scratchBytes,
       scratchBytesWithoutReuse: plan.compiled.unplannedBytes,
       parameterBytes: this.flat!.layout.params.byteLength,
+      trackedDispatches: plan.tracked ? plan.tracked.launchCount - plan.program.launchCount : 0,
     };
   }
 
@@ -402,9 +488,13 @@ export class Trainer {
     return this.flat!.readGradients();
   }
 
-  /** Resolves when every submitted step has finished on the device. */
+  /**
+   * Resolves when every submitted step has finished on the device and its record has reached
+   * `history` and the schedule (BoldDriver's state depends on it).
+   */
   async idle(): Promise<void> {
     await this.backend.idle();
+    await this.lastRecord;
   }
 
   /**
@@ -419,6 +509,8 @@ export class Trainer {
     await this.modelBuffers?.detach();
     this.log?.dispose();
     this.update?.dispose();
+    this.layerStats?.dispose();
+    for (const plan of this.plans.values()) plan.tracked?.dispose();
     for (const plan of [...this.plans.values(), ...this.evalPlans.values()]) {
       plan.program.dispose();
       plan.compiled.dispose();
