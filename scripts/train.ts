@@ -31,6 +31,8 @@ const HELP = `npm run train -- [options]
   --schedule NAME          none, onecycle, cosine, step (default none)
   --batch-norm             BatchNorm after every hidden layer
   --augment                shift each training digit by up to 2 pixels, anew every epoch
+  --lr-find                run a learning-rate range test first, print it, and (without --schedule) train at its suggestion
+  --layer-stats            print each layer's gradient norm and update ratio after every epoch
   --seed N                 initialisation, shuffles, dropout and shifts (default 0)
   --data PATH              the MNIST binary (default demo/dist/mnist.bin, built by npm start or scripts/build-data.mjs)
   --help`;
@@ -47,6 +49,8 @@ const { values: opts } = parseArgs({
     schedule: { type: 'string', default: 'none' },
     'batch-norm': { type: 'boolean', default: false },
     augment: { type: 'boolean', default: false },
+    'lr-find': { type: 'boolean', default: false },
+    'layer-stats': { type: 'boolean', default: false },
     seed: { type: 'string', default: '0' },
     data: { type: 'string', default: 'demo/dist/mnist.bin' },
     help: { type: 'boolean', default: false },
@@ -190,7 +194,28 @@ const scheduler: Scheduler | undefined =
       : scheduleName === 'step'
         ? new optim.lr.StepLR(optimizer, { stepSize: stepsPerEpoch * Math.max(1, Math.floor(epochs / 3)), gamma: 0.3 })
         : undefined;
-const trainer = new Trainer(device, net, { loss: new nn.CrossEntropyLoss(), optimizer, scheduler, inputShape, seed });
+const trainer = new Trainer(device, net, {
+  loss: new nn.CrossEntropyLoss(),
+  optimizer,
+  scheduler,
+  inputShape,
+  seed,
+  ...(opts['layer-stats'] ? { layerStats: { every: 20 } } : {}),
+});
+
+if (opts['lr-find']) {
+  const found = await trainer.findLr(train, { startLr: 1e-6, endLr: 10, steps: 100, batchSize });
+  const rows = found.lrs.map((r, i) => `${r.toExponential(2)} ${found.smoothed[i]!.toFixed(4)}`);
+  console.log(`learning-rate range test (lr, smoothed loss), every 10th of ${rows.length}:\n  ${rows.filter((_, i) => i % 10 === 0).join('\n  ')}`);
+  if (found.suggestion === null) {
+    console.log('the loss never fell: keeping --lr');
+  } else if (scheduler) {
+    console.log(`suggested learning rate: ${found.suggestion.toExponential(2)} (the schedule keeps --lr ${lr}; pass the suggestion as --lr to use it)`);
+  } else {
+    console.log(`suggested learning rate: ${found.suggestion.toExponential(2)}, used from here on`);
+    for (const group of optimizer.paramGroups) group.lr = found.suggestion;
+  }
+}
 
 console.log(
   `${model.toUpperCase()}${opts['batch-norm'] ? ' + BatchNorm' : ''} on ${device.backend.description}: ${train.n} training digits, ` +
@@ -216,6 +241,12 @@ for (let epoch = 0; epoch < epochs; epoch++) {
   });
   progress.clear();
   last = await trainer.evaluate(test);
+  if (opts['layer-stats']) {
+    const tracked = trainer.history.filter((r) => r.layerStats).at(-1)?.layerStats;
+    for (const [name, st] of Object.entries(tracked ?? {})) {
+      console.log(`  ${name.padEnd(10)} grad norm ${st.gradNorm.toExponential(2)}  weight norm ${st.weightNorm.toExponential(2)}  update/weight ${st.updateRatio.toExponential(2)}`);
+    }
+  }
   console.log(
     `epoch ${epoch + 1}/${epochs}: train loss ${summary!.loss.toFixed(4)}, held-out loss ${last.loss.toFixed(4)}, ` +
       `accuracy ${(100 * last.accuracy).toFixed(2)}% (${summary!.seconds.toFixed(1)} s)`,
