@@ -18,6 +18,7 @@ import * as optim from '../src/optim/index.js';
 import type { Scheduler } from '../src/train/trainer.js';
 import { Trainer } from '../src/train/trainer.js';
 import { mulberry32 } from '../src/data/random.js';
+import * as io from '../src/io/index.js';
 
 const HELP = `npm run train -- [options]
 
@@ -33,6 +34,9 @@ const HELP = `npm run train -- [options]
   --augment                shift each training digit by up to 2 pixels, anew every epoch
   --lr-find                run a learning-rate range test first, print it, and (without --schedule) train at its suggestion
   --layer-stats            print each layer's gradient norm and update ratio after every epoch
+  --save PATH              write a checkpoint (model, optimizer, schedule, step, data position) after every epoch
+  --resume PATH            continue from a checkpoint written by --save, up to --epochs in total
+  --export PATH            write the trained weights alone (torch names; loads with load_state_dict)
   --seed N                 initialisation, shuffles, dropout and shifts (default 0)
   --data PATH              the MNIST binary (default demo/dist/mnist.bin, built by npm start or scripts/build-data.mjs)
   --help`;
@@ -51,6 +55,9 @@ const { values: opts } = parseArgs({
     augment: { type: 'boolean', default: false },
     'lr-find': { type: 'boolean', default: false },
     'layer-stats': { type: 'boolean', default: false },
+    save: { type: 'string' },
+    resume: { type: 'string' },
+    export: { type: 'string' },
     seed: { type: 'string', default: '0' },
     data: { type: 'string', default: 'demo/dist/mnist.bin' },
     help: { type: 'boolean', default: false },
@@ -203,6 +210,16 @@ const trainer = new Trainer(device, net, {
   ...(opts['layer-stats'] ? { layerStats: { every: 20 } } : {}),
 });
 
+if (opts.resume) {
+  try {
+    await io.loadCheckpoint(trainer, await io.readFile(opts.resume));
+  } catch (e) {
+    console.error(`npm run train: cannot resume from ${opts.resume}: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  console.log(`resumed from ${opts.resume} at epoch ${trainer.dataPosition.epoch + 1}, step ${trainer.stepCount}`);
+}
+
 if (opts['lr-find']) {
   const found = await trainer.findLr(train, { startLr: 1e-6, endLr: 10, steps: 100, batchSize });
   const rows = found.lrs.map((r, i) => `${r.toExponential(2)} ${found.smoothed[i]!.toFixed(4)}`);
@@ -224,7 +241,7 @@ console.log(
 const progress = new Progress(stepsPerEpoch);
 const begun = performance.now();
 let last = { accuracy: 0, loss: NaN };
-for (let epoch = 0; epoch < epochs; epoch++) {
+for (let epoch = trainer.dataPosition.epoch; epoch < epochs; epoch++) {
   const data = opts.augment ? shifted(train, 2, seed * 1000 + epoch) : train;
   let done = 0;
   let runningLoss = NaN;
@@ -251,7 +268,14 @@ for (let epoch = 0; epoch < epochs; epoch++) {
     `epoch ${epoch + 1}/${epochs}: train loss ${summary!.loss.toFixed(4)}, held-out loss ${last.loss.toFixed(4)}, ` +
       `accuracy ${(100 * last.accuracy).toFixed(2)}% (${summary!.seconds.toFixed(1)} s)`,
   );
+  if (opts.save) await io.saveFile(opts.save, await io.saveCheckpoint(trainer));
 }
+if (Number.isNaN(last.loss)) last = await trainer.evaluate(test);
 console.log(`held-out accuracy: ${(100 * last.accuracy).toFixed(2)}% after ${epochs} epochs in ${((performance.now() - begun) / 1000).toFixed(0)} s`);
+if (opts.save) console.log(`checkpoint: ${opts.save}`);
+if (opts.export) {
+  await io.saveFile(opts.export, await io.saveSafetensors(net, { metadata: { model, epochs: String(epochs) } }));
+  console.log(`weights: ${opts.export}`);
+}
 await trainer.dispose();
 device.dispose();
