@@ -7,13 +7,13 @@ import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { ensureChromium, webgpuEnv } from './env.mjs';
 
-/** Bundles `entry` and runs it with `args`, standard input and output passed through; resolves with its exit code. */
-export async function runTs(entry, args = []) {
+const CACHE = 'node_modules/.cache/descent-bench';
+
+/** Bundles `entry` for Node into the cache (webgpu and TensorFlow.js stay external); resolves with the bundle's path. */
+export async function bundle(entry) {
   if (!entry || !existsSync(entry)) throw new Error(`run-ts: no such entry '${entry}'`);
-  ensureChromium();
-  const dir = 'node_modules/.cache/descent-bench';
-  mkdirSync(dir, { recursive: true });
-  const outfile = `${dir}/${basename(entry, '.ts')}.mjs`;
+  mkdirSync(CACHE, { recursive: true });
+  const outfile = `${CACHE}/${basename(entry, '.ts')}.mjs`;
   await esbuild.build({
     entryPoints: [entry],
     bundle: true,
@@ -25,13 +25,37 @@ export async function runTs(entry, args = []) {
     outfile,
     logLevel: 'warning',
   });
-  const child = spawn(process.execPath, [outfile, ...args], { env: webgpuEnv(), stdio: ['inherit', 'inherit', 'pipe'] });
-  // Dawn's Vulkan loader complains about XDG_RUNTIME_DIR on headless machines; the rest of stderr passes.
-  child.stderr.on('data', (d) => {
-    const text = String(d).split('\n').filter((l) => l && !l.includes('XDG_RUNTIME_DIR')).join('\n');
-    if (text) process.stderr.write(`${text}\n`);
+  return outfile;
+}
+
+/**
+ * Runs the bundle `file` with `args` in `env` (by default webgpuEnv()), standard output passed
+ * through and standard input as `stdin` says; resolves with its exit code (1 when killed, which it
+ * reports under `name`).
+ */
+export function runBundle(file, args = [], { env = webgpuEnv(), stdin = 'inherit', name = basename(file, '.mjs') } = {}) {
+  const child = spawn(process.execPath, [file, ...args], { env, stdio: [stdin, 'inherit', 'pipe'] });
+  // Dawn's Vulkan loader complains about XDG_RUNTIME_DIR on headless machines; the rest of stderr
+  // passes, line by line, since a chunk may end inside a line.
+  let pending = '';
+  child.stderr.on('data', (chunk) => {
+    const lines = (pending + chunk).split('\n');
+    pending = lines.pop();
+    for (const line of lines) if (!line.includes('XDG_RUNTIME_DIR')) process.stderr.write(`${line}\n`);
   });
-  return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 1)));
+  return new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      if (pending && !pending.includes('XDG_RUNTIME_DIR')) process.stderr.write(`${pending}\n`);
+      if (signal) console.error(`${name}: killed by ${signal}`);
+      resolve(code ?? 1);
+    });
+  });
+}
+
+/** Bundles `entry` and runs it with `args` (see runBundle for `options`); resolves with its exit code. */
+export async function runTs(entry, args = [], options = {}) {
+  ensureChromium();
+  return runBundle(await bundle(entry), args, options);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -33,7 +33,7 @@ const HELP = `npm run train -- [options]
   --batch-norm             BatchNorm after every hidden layer
   --augment                shift each training digit by up to 2 pixels, anew every epoch
   --lr-find                run a learning-rate range test first, print it, and (without --schedule) train at its suggestion
-  --layer-stats            print each layer's gradient norm and update ratio after every epoch
+  --layer-stats            print each layer's gradient norm, update ratio and output statistics after every epoch
   --save PATH              write a checkpoint (model, optimizer, schedule, step, data position) after every epoch
   --resume PATH            continue from a checkpoint written by --save, up to --epochs in total
   --export PATH            write the trained weights alone (torch names; loads with load_state_dict)
@@ -207,7 +207,7 @@ const trainer = new Trainer(device, net, {
   scheduler,
   inputShape,
   seed,
-  ...(opts['layer-stats'] ? { layerStats: { every: 20 } } : {}),
+  ...(opts['layer-stats'] ? { layerStats: { every: 20, activations: true } } : {}),
 });
 
 if (opts.resume) {
@@ -262,6 +262,10 @@ for (let epoch = trainer.dataPosition.epoch; epoch < epochs; epoch++) {
     const tracked = trainer.history.filter((r) => r.layerStats).at(-1)?.layerStats;
     for (const [name, st] of Object.entries(tracked ?? {})) {
       console.log(`  ${name.padEnd(10)} grad norm ${st.gradNorm.toExponential(2)}  weight norm ${st.weightNorm.toExponential(2)}  update/weight ${st.updateRatio.toExponential(2)}`);
+    }
+    const acts = trainer.history.filter((r) => r.activationStats).at(-1)?.activationStats;
+    for (const [path, a] of Object.entries(acts ?? {})) {
+      console.log(`  output ${path.padEnd(3)} mean ${a.mean.toFixed(4)}  std ${a.std.toFixed(4)}  zeros ${(100 * a.zeroFraction).toFixed(1)}%`);
     }
   }
   console.log(

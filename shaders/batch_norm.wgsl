@@ -4,9 +4,7 @@
 //
 //   batch_norm_stats:           mean[c] = (1/m) Σ x,   var[c] = (1/m) Σ (x - mean[c])²  (biased)
 //       One workgroup per channel. Each invocation runs Welford's update over its elements
-//       (l, l + wg, ...), then the (count, mean, M2) triples merge pairwise in a fixed tree
-//       (Chan, Golub & LeVeque), so no large sum of squares ever cancels and the result does not
-//       depend on scheduling.
+//       (l, l + wg, ...), then the (count, mean, M2) triples merge in a fixed tree (welford.wgsl).
 //   batch_norm_forward:         y = x̂ * weight[c] + bias[c]
 //       mean/var are the batch statistics (training) or the running ones (evaluation).
 //   batch_norm_backward_reduce: sum_dy[c] = Σ dy,   sum_dy_xhat[c] = Σ dy * x̂      (= dβ, dγ)
@@ -44,6 +42,8 @@
 //   sum_dy_xhat_out  storage, read_write   Σ dy x̂, channels
 //   tracked          storage, read         [1], batches seen so far, when not inside `state`
 //   state            storage, read_write   running statistics, updated in place
+//
+// Concatenated with common.wgsl in front and welford.wgsl after (src/kernels/batch-norm.ts).
 //
 // Launch: stats and backward_reduce grid1d(channels, 1) workgroups of wg; forward and
 // backward_input grid1d(batch * channels * spatial, wg); running exactly (1, 1, 1).
@@ -85,44 +85,12 @@ override training: u32 = 1u;      // 0: statistics are constants (evaluation bac
 @group(0) @binding(15) var<storage, read> tracked: array<f32>;          // [1]
 @group(0) @binding(16) var<storage, read_write> state: array<f32>;      // running statistics
 
-var<workgroup> part_n: array<f32, wg>;
-var<workgroup> part_mean: array<f32, wg>;
-var<workgroup> part_m2: array<f32, wg>;
 var<workgroup> tracked_before: f32;
 
 // Index in x of element i (of m) of channel c.
 fn channel_element(c: u32, i: u32) -> u32 {
   let n = i / params.spatial;
   return (n * params.channels + c) * params.spatial + (i - n * params.spatial);
-}
-
-// Merges the invocations' (count, mean, M2) into slot 0 in a fixed tree. Whole workgroup only.
-fn merge_moments(l: u32) {
-  workgroupBarrier();
-  for (var stride = wg / 2u; stride > 0u; stride = stride / 2u) {
-    if (l < stride && part_n[l + stride] > 0.0) {
-      let na = part_n[l];
-      let n = na + part_n[l + stride];
-      let delta = part_mean[l + stride] - part_mean[l];
-      let w = part_n[l + stride] / n;
-      part_mean[l] = part_mean[l] + delta * w;
-      part_m2[l] = part_m2[l] + part_m2[l + stride] + delta * delta * na * w;
-      part_n[l] = n;
-    }
-    workgroupBarrier();
-  }
-}
-
-// Adds partial sums pairwise into slot 0 (part_mean and part_m2 hold two sums). Whole workgroup only.
-fn merge_sums(l: u32) {
-  workgroupBarrier();
-  for (var stride = wg / 2u; stride > 0u; stride = stride / 2u) {
-    if (l < stride) {
-      part_mean[l] = part_mean[l] + part_mean[l + stride];
-      part_m2[l] = part_m2[l] + part_m2[l + stride];
-    }
-    workgroupBarrier();
-  }
 }
 
 @compute @workgroup_size(wg)
@@ -133,23 +101,14 @@ fn batch_norm_stats(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) 
   }
   let l = lid.x;
   let m = params.batch * params.spatial;
-  var count = 0.0;
-  var avg = 0.0;
-  var m2 = 0.0;
+  var own = Moments(0.0, 0.0, 0.0);
   for (var i = l; i < m; i += wg) {
-    let v = x[channel_element(c, i)];
-    count = count + 1.0;
-    let delta = v - avg;
-    avg = avg + delta / count;
-    m2 = m2 + delta * (v - avg);
+    own = welford_add(own, x[channel_element(c, i)]);
   }
-  part_n[l] = count;
-  part_mean[l] = avg;
-  part_m2[l] = m2;
-  merge_moments(l);
+  let total = merge_moments(l, own);
   if (l == 0u) {
-    mean_out[c] = part_mean[0];
-    variance_out[c] = part_m2[0] / part_n[0];
+    mean_out[c] = total.mean;
+    variance_out[c] = total.m2 / total.n;
   }
 }
 
@@ -189,12 +148,10 @@ fn batch_norm_backward_reduce(@builtin(workgroup_id) wid: vec3u, @builtin(num_wo
     s = s + g;
     s_xhat = s_xhat + g * ((x[k] - mu) * rstd);
   }
-  part_mean[l] = s;
-  part_m2[l] = s_xhat;
-  merge_sums(l);
+  let sums = merge_sums(l, s, s_xhat);
   if (l == 0u) {
-    sum_dy_out[c] = part_mean[0];
-    sum_dy_xhat_out[c] = part_m2[0];
+    sum_dy_out[c] = sums.x;
+    sum_dy_xhat_out[c] = sums.y;
   }
 }
 

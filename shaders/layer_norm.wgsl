@@ -4,8 +4,8 @@
 //
 //   layer_norm_forward:         y = x̂ * weight[j] + bias[j];  also mean[r] and rstd[r], kept for
 //       backward. One workgroup per row: each invocation runs Welford's update over its columns
-//       (l, l + wg, ...), the (count, mean, M2) triples merge pairwise in a fixed tree (Chan,
-//       Golub & LeVeque), then the row is normalised from the merged moments.
+//       (l, l + wg, ...), the (count, mean, M2) triples merge in a fixed tree (welford.wgsl),
+//       then the row is normalised from the merged moments.
 //   layer_norm_backward_input:  g = dy * weight[j]
 //       dx = rstd[r] * (g - (1/cols) Σ_j g - x̂ * (1/cols) Σ_j g x̂)
 //       One workgroup per row, both sums in one fixed tree.
@@ -26,6 +26,8 @@
 //   dx        storage, read_write   gradient of x, x's layout
 //   dweight   storage, read_write   gradient of γ, cols
 //   dbias     storage, read_write   gradient of β, cols
+//
+// Concatenated with common.wgsl in front and welford.wgsl after (src/kernels/layer-norm.ts).
 //
 // Launch: forward and backward_input grid1d(rows, 1) workgroups of wg; backward_params
 // grid1d(cols, 1).
@@ -54,38 +56,12 @@ override has_bias: u32 = 1u;      // 0: β = 0
 @group(0) @binding(11) var<storage, read_write> dweight: array<f32>;    // [cols]
 @group(0) @binding(12) var<storage, read_write> dbias: array<f32>;      // [cols]
 
-var<workgroup> part_n: array<f32, wg>;
-var<workgroup> part_a: array<f32, wg>;
-var<workgroup> part_b: array<f32, wg>;
-
-// Merges the invocations' (count in part_n, mean in part_a, M2 in part_b) into slot 0 in a fixed
-// tree. Whole workgroup only.
-fn merge_moments(l: u32) {
-  workgroupBarrier();
-  for (var stride = wg / 2u; stride > 0u; stride = stride / 2u) {
-    if (l < stride && part_n[l + stride] > 0.0) {
-      let na = part_n[l];
-      let n = na + part_n[l + stride];
-      let delta = part_a[l + stride] - part_a[l];
-      let w = part_n[l + stride] / n;
-      part_a[l] = part_a[l] + delta * w;
-      part_b[l] = part_b[l] + part_b[l + stride] + delta * delta * na * w;
-      part_n[l] = n;
-    }
-    workgroupBarrier();
+// d loss / d x̂ at element k, in column j: dy · γ.
+fn grad_xhat(k: u32, j: u32) -> f32 {
+  if (has_weight == 1u) {
+    return dy[k] * weight[j];
   }
-}
-
-// Adds the partial sums of part_a and part_b pairwise into slot 0. Whole workgroup only.
-fn merge_sums(l: u32) {
-  workgroupBarrier();
-  for (var stride = wg / 2u; stride > 0u; stride = stride / 2u) {
-    if (l < stride) {
-      part_a[l] = part_a[l] + part_a[l + stride];
-      part_b[l] = part_b[l] + part_b[l + stride];
-    }
-    workgroupBarrier();
-  }
+  return dy[k];
 }
 
 @compute @workgroup_size(wg)
@@ -97,22 +73,13 @@ fn layer_norm_forward(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups
   let l = lid.x;
   let cols = params.cols;
   let base = r * cols;
-  var count = 0.0;
-  var avg = 0.0;
-  var m2 = 0.0;
+  var own = Moments(0.0, 0.0, 0.0);
   for (var j = l; j < cols; j += wg) {
-    let v = x[base + j];
-    count = count + 1.0;
-    let delta = v - avg;
-    avg = avg + delta / count;
-    m2 = m2 + delta * (v - avg);
+    own = welford_add(own, x[base + j]);
   }
-  part_n[l] = count;
-  part_a[l] = avg;
-  part_b[l] = m2;
-  merge_moments(l);
-  let mu = part_a[0];
-  let inv = inverseSqrt(part_b[0] / part_n[0] + params.eps);
+  let total = merge_moments(l, own);
+  let mu = total.mean;
+  let inv = inverseSqrt(total.m2 / total.n + params.eps);
   for (var j = l; j < cols; j += wg) {
     var v = (x[base + j] - mu) * inv;
     if (has_weight == 1u) {
@@ -143,24 +110,16 @@ fn layer_norm_backward_input(@builtin(workgroup_id) wid: vec3u, @builtin(num_wor
   var s = 0.0;
   var s_xhat = 0.0;
   for (var j = l; j < cols; j += wg) {
-    var g = dy[base + j];
-    if (has_weight == 1u) {
-      g = g * weight[j];
-    }
+    let g = grad_xhat(base + j, j);
     s = s + g;
     s_xhat = s_xhat + g * ((x[base + j] - mu) * inv);
   }
-  part_a[l] = s;
-  part_b[l] = s_xhat;
-  merge_sums(l);
+  let sums = merge_sums(l, s, s_xhat);
   let inv_cols = 1.0 / f32(cols);
-  let mean_g = part_a[0] * inv_cols;
-  let mean_g_xhat = part_b[0] * inv_cols;
+  let mean_g = sums.x * inv_cols;
+  let mean_g_xhat = sums.y * inv_cols;
   for (var j = l; j < cols; j += wg) {
-    var g = dy[base + j];
-    if (has_weight == 1u) {
-      g = g * weight[j];
-    }
+    let g = grad_xhat(base + j, j);
     let xhat = (x[base + j] - mu) * inv;
     dx[base + j] = inv * (g - mean_g - xhat * mean_g_xhat);
   }
@@ -182,11 +141,9 @@ fn layer_norm_backward_params(@builtin(workgroup_id) wid: vec3u, @builtin(num_wo
     s = s + g;
     s_xhat = s_xhat + g * ((x[k] - mean[r]) * rstd[r]);
   }
-  part_a[l] = s;
-  part_b[l] = s_xhat;
-  merge_sums(l);
+  let sums = merge_sums(l, s, s_xhat);
   if (l == 0u) {
-    dweight[j] = part_b[0];
-    dbias[j] = part_a[0];
+    dweight[j] = sums.y;
+    dbias[j] = sums.x;
   }
 }

@@ -14,10 +14,10 @@
  * gets a distinct, non-trivial gradient.
  */
 import { expect } from 'vitest';
-import type { Backend } from '../src/backend/backend.js';
+import type { Backend, Program } from '../src/backend/backend.js';
 import type { BufferView, DeviceBuffer } from '../src/backend/kernel.js';
 import { gradients } from '../src/graph/autodiff.js';
-import { compileGraph } from '../src/graph/compile.js';
+import { type CompiledGraph, compileGraph } from '../src/graph/compile.js';
 import { Parameter } from '../src/graph/parameter.js';
 import { type DType, Graph, STEP_INFO, type Tensor } from '../src/graph/tensor.js';
 import { MSE } from '../src/graph/ops/loss.js';
@@ -69,6 +69,68 @@ export function inputValues(inputs: readonly OpInput[], seed = (Math.random() * 
   });
 }
 
+/** The values of a tensor: f32 or i32 by its dtype. */
+export type Values = Float32Array | Int32Array;
+
+export interface GraphRun {
+  /** The values of each requested output, in order. */
+  readonly values: Values[];
+  readonly launches: number;
+}
+
+/** The tensors a graph function returned, each dense and of its own (a copy where it is a view). */
+export function denseOutputs(g: Graph, built: Tensor | readonly Tensor[], label: string): Tensor[] {
+  const outs = (Array.isArray(built) ? built : [built]) as Tensor[];
+  return outs.map((t) => (t.isDense && t.node.op.aliases === undefined ? t : g.apply(CONTIGUOUS, [t], {}, label)[0]!));
+}
+
+/**
+ * Compiles `outputs` of `g` with poisoned scratch memory and runs it once on `backend`: every
+ * parameter and module buffer starts from its current values, each graph input from `feeds` under
+ * its name (an output may be any of these). Every device buffer is freed before it returns.
+ */
+export async function runGraph(
+  backend: Backend,
+  g: Graph,
+  feeds: Readonly<Record<string, Values>>,
+  outputs: readonly Tensor[],
+  label: string,
+): Promise<GraphRun> {
+  const made: DeviceBuffer[] = [];
+  const bound = new Map<Tensor, BufferView>();
+  const bind = (t: Tensor, data: Values, name: string): void => {
+    const b = backend.createBuffer(Math.max(256, data.byteLength), name);
+    made.push(b);
+    backend.write(b, data);
+    bound.set(t, { buffer: b, offset: 0, length: data.length });
+  };
+  let compiled: CompiledGraph | null = null;
+  let program: Program | null = null;
+  try {
+    for (const [p, t] of g.params) bind(t, p.data, p.name);
+    for (const [b, t] of g.buffers) bind(t, b.data, b.name);
+    for (const [name, t] of g.inputs) if (feeds[name]) bind(t, feeds[name], name);
+    compiled = compileGraph(backend, { graph: g, bound, outputs, label, poison: true });
+    program = backend.compile(compiled.launches, label);
+    backend.run(program);
+    await backend.idle();
+    await backend.health();
+    const views = compiled.views;
+    const values = await Promise.all(
+      outputs.map(async (t) => {
+        const v = views.get(t) ?? bound.get(t)!;
+        const bytes = await backend.read(v.buffer, v.offset * 4, t.numel * 4);
+        return t.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
+      }),
+    );
+    return { values, launches: compiled.launches.length };
+  } finally {
+    program?.dispose();
+    compiled?.dispose();
+    for (const b of made) backend.destroyBuffer(b);
+  }
+}
+
 /** Traces `build` on `inputs` with `values`, then runs forward and backward once on `backend`. */
 export async function runOp(
   backend: Backend,
@@ -91,9 +153,7 @@ export async function runOp(
     params.push(null);
     return g.input(`in${i}`, inp.shape, dtype);
   });
-  const built = build(...tensors);
-  const outs = (Array.isArray(built) ? built : [built]) as Tensor[];
-  const dense = outs.map((t) => (t.isDense && t.node.op.aliases === undefined ? t : g.apply(CONTIGUOUS, [t], {}, 'check-output')[0]!));
+  const dense = denseOutputs(g, build(...tensors), 'check-output');
   const floats = dense.filter((t) => t.dtype === 'f32');
   let lossT: Tensor | null = null;
   if (floats.length > 0) {
@@ -104,53 +164,20 @@ export async function runOp(
   const wrt = params.map((p) => (p ? g.param(p) : null));
   const grads = lossT ? gradients(g, lossT, wrt.filter((t): t is Tensor => t !== null)) : [];
 
-  const made: DeviceBuffer[] = [];
-  const buffer = (data: Float32Array | Int32Array, label: string): BufferView => {
-    const b = backend.createBuffer(Math.max(256, data.byteLength), label);
-    backend.write(b, data);
-    made.push(b);
-    return { buffer: b, offset: 0, length: data.length };
-  };
-  const bound = new Map<Tensor, BufferView>();
-  tensors.forEach((t, i) => bound.set(t, buffer(params[i] ? Float32Array.from(values[i]!) : values[i]!, `in${i}`)));
+  const feeds: Record<string, Values> = { [STEP_INFO]: new Int32Array([seed, step, 0, 0]) };
+  inputs.forEach((_, i) => {
+    if (!params[i]) feeds[`in${i}`] = values[i]!;
+  });
   const target = g.inputs.get('target');
-  if (target) bound.set(target, buffer(randomArray(target.numel, -1, 1, targetSeed), 'target'));
-  const info = g.inputs.get(STEP_INFO);
-  if (info) bound.set(info, buffer(new Int32Array([seed, step, 0, 0]), 'step_info'));
-  for (const [b, t] of g.buffers) bound.set(t, buffer(b.data.slice(), b.name));
-  // Parameters of modules called inside `build` (not inputs of the check): their current values.
-  for (const [p, t] of g.params) if (!bound.has(t)) bound.set(t, buffer(p.data.slice(), p.name));
+  if (target) feeds.target = randomArray(target.numel, -1, 1, targetSeed);
   const gradTensors = grads.filter((d): d is Tensor => d !== null);
   const outputs = [...dense, ...(lossT ? [lossT] : []), ...gradTensors];
-  const compiled = compileGraph(backend, { graph: g, bound, outputs, label: 'op-check', poison: true });
-  const program = backend.compile(compiled.launches, 'op-check');
-  try {
-    backend.run(program);
-    await backend.idle();
-    await backend.health();
-    const read = async (t: Tensor): Promise<Float32Array | Int32Array> => {
-      const v = compiled.views.get(t) ?? bound.get(t)!;
-      const bytes = await backend.read(v.buffer, v.offset * 4, t.numel * 4);
-      return t.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
-    };
-    const outValues = await Promise.all(dense.map(read));
-    const loss = lossT ? (await read(lossT))[0]! : NaN;
-    let k = 0;
-    const gradValues: (Float32Array | null)[] = [];
-    for (const p of params) {
-      if (!p) {
-        gradValues.push(null);
-        continue;
-      }
-      const d = grads[k++];
-      gradValues.push(d ? ((await read(d)) as Float32Array) : null);
-    }
-    return { loss, outputs: outValues, grads: gradValues, launches: compiled.launches.length };
-  } finally {
-    program.dispose();
-    compiled.dispose();
-    for (const b of made) backend.destroyBuffer(b);
-  }
+  const { values: got, launches } = await runGraph(backend, g, feeds, outputs, 'op-check');
+  const loss = lossT ? got[dense.length]![0]! : NaN;
+  let next = dense.length + (lossT ? 1 : 0);
+  let k = 0;
+  const grad = params.map((p) => (p && grads[k++] ? (got[next++] as Float32Array) : null));
+  return { loss, outputs: got.slice(0, dense.length), grads: grad, launches };
 }
 
 /**

@@ -8,14 +8,13 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import type { Backend } from '../src/backend/backend.js';
-import type { BufferView, DeviceBuffer } from '../src/backend/kernel.js';
 import { gradients } from '../src/graph/autodiff.js';
-import { compileGraph } from '../src/graph/compile.js';
 import { Parameter } from '../src/graph/parameter.js';
-import { cat, CONTIGUOUS } from '../src/graph/ops/shape.js';
+import { cat } from '../src/graph/ops/shape.js';
 import { Graph, type Tensor } from '../src/graph/tensor.js';
 import * as nn from '../src/nn/index.js';
 import { expectAllClose } from './harness.js';
+import { denseOutputs, runGraph } from './op-check.js';
 
 const F = nn.functional;
 
@@ -183,54 +182,31 @@ export async function runTorchCase(backend: Backend, c: TorchCase, build: Build)
   const built = build(xs, c);
   const outs = (Array.isArray(built) ? built : [built]) as Tensor[];
   if (outs.length !== c.outputs.length) throw new Error(`${c.name}: ${outs.length} outputs built, torch has ${c.outputs.length}`);
-  const dense = outs.map((t) => (t.isDense && t.node.op.aliases === undefined ? t : g.apply(CONTIGUOUS, [t], {}, 'torch-output')[0]!));
+  const dense = denseOutputs(g, outs, 'torch-output');
 
-  const weights = new Map<Tensor, Float32Array>();
+  const feeds: Record<string, Float32Array> = {};
   let loss: Tensor | null = null;
   for (const [i, t] of outs.entries()) {
     const r = c.outputs[i]!.r;
     if (r === null || t.dtype !== 'f32') continue;
-    const rT = g.input(`r${i}`, t.shape);
-    weights.set(rT, Float32Array.from(r));
-    const term = t.mul(rT).sum();
+    feeds[`r${i}`] = Float32Array.from(r);
+    const term = t.mul(g.input(`r${i}`, t.shape)).sum();
     loss = loss ? loss.add(term) : term;
   }
   const moduleParams = [...g.params.keys()].filter((p) => !inputParams.includes(p));
   const wrt = [...inputParams, ...moduleParams].map((p) => g.param(p));
   const grads = loss ? gradients(g, loss, wrt) : wrt.map(() => null);
-
-  const made: DeviceBuffer[] = [];
-  const buffer = (data: Float32Array, label: string): BufferView => {
-    const buf = backend.createBuffer(Math.max(256, data.byteLength), label);
-    backend.write(buf, data);
-    made.push(buf);
-    return { buffer: buf, offset: 0, length: data.length };
-  };
-  const bound = new Map<Tensor, BufferView>();
-  for (const [p, t] of g.params) bound.set(t, buffer(p.data.slice(), p.name));
-  for (const [t, r] of weights) bound.set(t, buffer(r, 'r'));
   const gradTensors = grads.filter((d): d is Tensor => d !== null);
-  const compiled = compileGraph(backend, { graph: g, bound, outputs: [...dense, ...gradTensors], label: c.name, poison: true });
-  const program = backend.compile(compiled.launches, c.name);
-  try {
-    backend.run(program);
-    await backend.idle();
-    await backend.health();
-    const read = async (t: Tensor): Promise<Float32Array | Int32Array> => {
-      const v = compiled.views.get(t) ?? bound.get(t)!;
-      const bytes = await backend.read(v.buffer, v.offset * 4, t.numel * 4);
-      return t.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
-    };
-    const outputs = await Promise.all(dense.map(async (t) => ({ shape: t.shape, values: await read(t) })));
-    const gradValues = await Promise.all(grads.map((d) => (d ? (read(d) as Promise<Float32Array>) : null)));
-    const state: Record<string, Float32Array | null> = {};
-    moduleParams.forEach((p, k) => (state[p.name] = gradValues[inputParams.length + k]!));
-    return { outputs, grads: gradValues.slice(0, inputParams.length), state };
-  } finally {
-    program.dispose();
-    compiled.dispose();
-    for (const buf of made) backend.destroyBuffer(buf);
-  }
+  const { values } = await runGraph(backend, g, feeds, [...dense, ...gradTensors], c.name);
+  let next = dense.length;
+  const gradValues = grads.map((d) => (d ? (values[next++] as Float32Array) : null));
+  const state: Record<string, Float32Array | null> = {};
+  moduleParams.forEach((p, k) => (state[p.name] = gradValues[inputParams.length + k]!));
+  return {
+    outputs: dense.map((t, i) => ({ shape: t.shape, values: values[i]! })),
+    grads: gradValues.slice(0, inputParams.length),
+    state,
+  };
 }
 
 /** A gradient Descent leaves out (null) must be zero in torch, and the other way round. */

@@ -324,6 +324,12 @@ export class Graph {
    * in place): the compiler keeps them, and what they need, even though no output reads them.
    */
   readonly effects: Tensor[] = [];
+  /**
+   * The output of each module's forward by module path ('0', 'blocks.1.fc'; not the root),
+   * recorded while tracing, in the order the forwards first returned; a module called twice
+   * keeps its last output. The compiler ignores it; layer statistics measure these tensors.
+   */
+  readonly moduleOutputs = new Map<string, Tensor>();
   /** True while tracing for training (dropout active), false for evaluation. */
   training = true;
   private nextId = 0;

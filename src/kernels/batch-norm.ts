@@ -1,8 +1,10 @@
 import source from '../../shaders/batch_norm.wgsl';
+import welford from '../../shaders/welford.wgsl';
 import type { BindingSpec, BufferView, CpuInvocation, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
 import { grid1d } from '../backend/kernel.js';
 import { launch } from './launch.js';
 import { withCommon } from './source.js';
+import { reductionGroupSize, rstdOf, treeMoments, treeSums } from './welford.js';
 
 /**
  * Batch normalisation over channels (shaders/batch_norm.wgsl): per-channel statistics by Welford
@@ -10,7 +12,7 @@ import { withCommon } from './source.js';
  * update of the running statistics. Inputs are viewed as [batch, channels, spatial].
  */
 
-const wgsl = withCommon(source);
+const wgsl = withCommon(`${source}\n${welford}`);
 const WG = 256;
 /** `mean_at` / `var_at` / `count_at` of a statistic that is not in the bound `state` range. */
 export const NONE = 0xffffffff;
@@ -47,74 +49,6 @@ export interface BatchNormShape {
 function channelElement(s: BatchNormShape, c: number, i: number): number {
   const n = Math.floor(i / s.spatial);
   return (n * s.channels + c) * s.spatial + (i - n * s.spatial);
-}
-
-/**
- * Welford's (count, mean, M2) over values 0..m-1, invocation l taking l, l + wg, ..., then merged
- * pairwise in the shaders' fixed tree, with float32 rounding at every step as on the GPU.
- */
-export function treeMoments(m: number, wg: number, value: (i: number) => number): { mean: number; m2: number; count: number } {
-  const count = new Float32Array(wg);
-  const mean = new Float32Array(wg);
-  const m2 = new Float32Array(wg);
-  for (let l = 0; l < wg; l++) {
-    let n = 0;
-    let avg = 0;
-    let s = 0;
-    for (let i = l; i < m; i += wg) {
-      const v = value(i);
-      n = f(n + 1);
-      const delta = f(v - avg);
-      avg = f(avg + f(delta / n));
-      s = f(s + f(delta * f(v - avg)));
-    }
-    count[l] = n;
-    mean[l] = avg;
-    m2[l] = s;
-  }
-  for (let stride = wg >> 1; stride > 0; stride >>= 1) {
-    for (let l = 0; l < stride; l++) {
-      const nb = count[l + stride]!;
-      if (!(nb > 0)) continue;
-      const na = count[l]!;
-      const n = f(na + nb);
-      const delta = f(mean[l + stride]! - mean[l]!);
-      const w = f(nb / n);
-      mean[l] = f(mean[l]! + f(delta * w));
-      m2[l] = f(f(m2[l]! + m2[l + stride]!) + f(f(f(delta * delta) * na) * w));
-      count[l] = n;
-    }
-  }
-  return { mean: mean[0]!, m2: m2[0]!, count: count[0]! };
-}
-
-/** Two sums over 0..m-1 in the shaders' order: per invocation in sequence, then a fixed tree. */
-export function treeSums(m: number, wg: number, terms: (i: number) => readonly [number, number]): [number, number] {
-  const a = new Float32Array(wg);
-  const b = new Float32Array(wg);
-  for (let l = 0; l < wg; l++) {
-    let sa = 0;
-    let sb = 0;
-    for (let i = l; i < m; i += wg) {
-      const [ta, tb] = terms(i);
-      sa = f(sa + ta);
-      sb = f(sb + tb);
-    }
-    a[l] = sa;
-    b[l] = sb;
-  }
-  for (let stride = wg >> 1; stride > 0; stride >>= 1) {
-    for (let l = 0; l < stride; l++) {
-      a[l] = a[l]! + a[l + stride]!;
-      b[l] = b[l]! + b[l + stride]!;
-    }
-  }
-  return [a[0]!, b[0]!];
-}
-
-/** 1 / sqrt(v + eps) in float32. */
-export function rstdOf(variance: number, eps: number): number {
-  return f(1 / Math.sqrt(f(variance + f(eps))));
 }
 
 function shapeOf(p: CpuInvocation['params']): BatchNormShape {
@@ -238,11 +172,6 @@ export const batchNormRunning = spec(
   { wg: 64 },
   runningTwin,
 );
-
-/** Invocations per workgroup for a reduction over `m` values: small channels waste fewer lanes. */
-export function reductionGroupSize(m: number): number {
-  return m <= 64 ? 64 : WG;
-}
 
 function shapeParams(s: BatchNormShape, eps = 0): Record<string, number> {
   return { ...s, eps, momentum: 0, unbias: 1, mean_at: NONE, var_at: NONE, count_at: NONE };

@@ -1,9 +1,10 @@
 import source from '../../shaders/layer_norm.wgsl';
+import welford from '../../shaders/welford.wgsl';
 import type { BindingSpec, BufferView, CpuInvocation, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
 import { grid1d } from '../backend/kernel.js';
-import { reductionGroupSize, rstdOf, treeMoments, treeSums } from './batch-norm.js';
 import { launch } from './launch.js';
 import { withCommon } from './source.js';
+import { reductionGroupSize, rstdOf, treeMoments, treeSums } from './welford.js';
 
 /**
  * Layer normalisation over the last `cols` values of each row (shaders/layer_norm.wgsl): the
@@ -12,7 +13,7 @@ import { withCommon } from './source.js';
  * row; dγ and dβ per column).
  */
 
-const wgsl = withCommon(source);
+const wgsl = withCommon(`${source}\n${welford}`);
 const WG = 256;
 
 const params: readonly ParamSpec[] = [

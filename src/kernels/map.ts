@@ -2,7 +2,7 @@ import activations from '../../shaders/activations.wgsl';
 import source from '../../shaders/map.wgsl';
 import type { BufferView, CpuInvocation, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
 import { launch } from './launch.js';
-import { withCommon } from './source.js';
+import { axisParams, axisValues, MAX_RANK, setAxisValues, withCommon } from './source.js';
 
 /**
  * Pointwise maps over strided views with broadcasting (shaders/map.wgsl): the kernels behind the
@@ -76,13 +76,14 @@ export const BINARY_OPS = {
 export type UnaryOp = keyof typeof UNARY_OPS;
 export type BinaryOp = keyof typeof BINARY_OPS;
 
-export const MAX_RANK = 6;
+export { MAX_RANK };
 const WG = 256;
-const AXES = ['0', '1', '2', '3', '4', '5'];
+/** Uniform keys of the output (o) and of up to three inputs (a, b, c). */
+const OPERAND_KEYS = ['o', 'a', 'b', 'c'] as const;
 const params: readonly ParamSpec[] = [
   { name: 'n', type: 'u32' },
-  ...AXES.map((k) => ({ name: `d${k}`, type: 'u32' as const })),
-  ...['o', 'a', 'b', 'c'].flatMap((t) => [{ name: `${t}_off`, type: 'u32' as const }, ...AXES.map((k) => ({ name: `${t}${k}`, type: 'u32' as const }))]),
+  ...axisParams('d'),
+  ...OPERAND_KEYS.flatMap((t) => [{ name: `${t}_off`, type: 'u32' as const }, ...axisParams(t)]),
   { name: 'value', type: 'f32' },
   { name: 'value2', type: 'f32' },
 ];
@@ -180,9 +181,8 @@ export function binary(code: number, u: number, v: number, s: number): number {
 
 /** Calls `each(o, a, b, c)` with the element offsets of every output index, in order. */
 function walk(p: Readonly<Record<string, number>>, each: (o: number, a: number, b: number, c: number) => void): void {
-  const d = AXES.map((k) => p[`d${k}`]!);
-  const st = (t: string) => AXES.map((k) => p[`${t}${k}`]!);
-  const [so, sa, sb, sc] = [st('o'), st('a'), st('b'), st('c')];
+  const d = axisValues(p, 'd');
+  const [so, sa, sb, sc] = OPERAND_KEYS.map((t) => axisValues(p, t));
   const idx = [0, 0, 0, 0, 0, 0];
   for (let i = 0; i < p.n!; i++) {
     let o = p.o_off!;
@@ -229,6 +229,16 @@ function cpuWhere({ buffers, params: p }: CpuInvocation): void {
   });
 }
 
+/** The twin of an element-by-element copy from binding `from` to `to`; storing converts i32 to f32. */
+function copyTwin(to: string, from: string): KernelSpec['cpu'] {
+  return ({ buffers, params: p }) => {
+    const [o, x] = [buffers[to]!, buffers[from]!];
+    walk(p, (oi, ai) => {
+      o[oi] = x[ai]!;
+    });
+  };
+}
+
 export const mapUnary: KernelSpec = {
   name: 'map_unary',
   wgsl,
@@ -269,12 +279,7 @@ export const copyI32: KernelSpec = {
     { name: 'x_i32', type: 'i32', access: 'read' },
   ],
   overrides: { wg: WG },
-  cpu: ({ buffers, params: p }) => {
-    const { x_i32: x, out_i32: o } = buffers;
-    walk(p, (oi, ai) => {
-      o![oi] = x![ai]!;
-    });
-  },
+  cpu: copyTwin('out_i32', 'x_i32'),
 };
 
 export const toF32: KernelSpec = {
@@ -284,12 +289,7 @@ export const toF32: KernelSpec = {
   params,
   bindings: [out, { name: 'x_i32', type: 'i32', access: 'read' }],
   overrides: { wg: WG },
-  cpu: ({ buffers, params: p }) => {
-    const { x_i32: x, out: o } = buffers;
-    walk(p, (oi, ai) => {
-      o![oi] = x![ai]!;
-    });
-  },
+  cpu: copyTwin('out', 'x_i32'),
 };
 
 /**
@@ -310,21 +310,16 @@ function broadcastStrides(shape: readonly number[], vShape: readonly number[], v
   return out;
 }
 
-function layoutParams(
-  shape: readonly number[],
-  operands: { key: 'o' | 'a' | 'b' | 'c'; shape: readonly number[]; v: StridedView }[],
-  label: string,
-): Record<string, number> {
+/** The uniform values of a map over `shape`: its extents, then each operand's offset and strides. */
+function layoutParams(shape: readonly number[], operands: readonly MapOperand[], label: string): Record<string, number> {
   if (shape.length > MAX_RANK) throw new Error(`${label}: tensors of rank ${shape.length} exceed the maximum rank ${MAX_RANK}`);
   const p: Record<string, number> = { n: shape.reduce((a, b) => a * b, 1), value: 0, value2: 0 };
-  const dims = [...new Array<number>(MAX_RANK - shape.length).fill(1), ...shape];
-  AXES.forEach((k, i) => (p[`d${k}`] = dims[i]!));
-  for (const key of ['o', 'a', 'b', 'c'] as const) {
-    const op = operands.find((o) => o.key === key);
-    const strides = op ? broadcastStrides(shape, op.shape, op.v, label) : new Array<number>(MAX_RANK).fill(0);
-    p[`${key}_off`] = op ? op.v.offset : 0;
-    AXES.forEach((k, i) => (p[`${key}${k}`] = strides[i]!));
-  }
+  setAxisValues(p, 'd', [...new Array<number>(MAX_RANK - shape.length).fill(1), ...shape]);
+  OPERAND_KEYS.forEach((key, i) => {
+    const op = operands[i];
+    p[`${key}_off`] = op ? op.at.offset : 0;
+    setAxisValues(p, key, op ? broadcastStrides(shape, op.shape, op.at, label) : new Array<number>(MAX_RANK).fill(0));
+  });
   return p;
 }
 
@@ -339,83 +334,50 @@ export interface MapOperand {
   readonly at: StridedView;
 }
 
-/** out = unary(op)(x) over `out.shape`; x broadcasts to it. */
-export function unaryLaunch(op: UnaryOp, x: MapOperand, o: MapOperand, value = 0, value2 = 0, label?: string): Launch {
-  const who = label ?? 'map_unary';
-  const p = layoutParams(o.shape, [{ key: 'o', shape: o.shape, v: o.at }, { key: 'a', shape: x.shape, v: x.at }], who);
-  p.value = value;
-  p.value2 = value2;
-  return launch(mapUnary, {
-    bindings: { out: o.at.view, x: x.at.view },
-    params: p,
-    overrides: { op: UNARY_OPS[op] },
+/**
+ * A launch of `kernel` over the shape of the output `out`, `[binding, operand]`; the inputs, in
+ * the order of the uniform's a, b, c, broadcast to it.
+ */
+function mapLaunch(
+  kernel: KernelSpec,
+  out: readonly [string, MapOperand],
+  inputs: readonly (readonly [string, MapOperand])[],
+  { value = 0, value2 = 0, op }: { value?: number; value2?: number; op?: number },
+  label: string | undefined,
+): Launch {
+  const all = [out, ...inputs];
+  const p = layoutParams(out[1].shape, all.map(([, m]) => m), label ?? kernel.name);
+  return launch(kernel, {
+    bindings: Object.fromEntries(all.map(([name, m]) => [name, m.at.view])),
+    params: { ...p, value, value2 },
+    ...(op === undefined ? {} : { overrides: { op } }),
     threads: p.n!,
-    needs: { out: extent(o.shape, o.at), x: extent(x.shape, x.at) },
+    needs: Object.fromEntries(all.map(([name, m]) => [name, extent(m.shape, m.at)])),
     label,
   });
+}
+
+/** out = unary(op)(x) over `out.shape`; x broadcasts to it. */
+export function unaryLaunch(op: UnaryOp, x: MapOperand, o: MapOperand, value = 0, value2 = 0, label?: string): Launch {
+  return mapLaunch(mapUnary, ['out', o], [['x', x]], { value, value2, op: UNARY_OPS[op] }, label);
 }
 
 /** An integer copy of a strided view (token ids, class indices) into `o`. */
 export function copyI32Launch(x: MapOperand, o: MapOperand, label?: string): Launch {
-  const p = layoutParams(o.shape, [{ key: 'o', shape: o.shape, v: o.at }, { key: 'a', shape: x.shape, v: x.at }], label ?? 'copy_i32');
-  return launch(copyI32, {
-    bindings: { out_i32: o.at.view, x_i32: x.at.view },
-    params: p,
-    threads: p.n!,
-    needs: { out_i32: extent(o.shape, o.at), x_i32: extent(x.shape, x.at) },
-    label,
-  });
+  return mapLaunch(copyI32, ['out_i32', o], [['x_i32', x]], {}, label);
 }
 
 /** The integer tensor `x` as floats. */
 export function toF32Launch(x: MapOperand, o: MapOperand, label?: string): Launch {
-  const p = layoutParams(o.shape, [{ key: 'o', shape: o.shape, v: o.at }, { key: 'a', shape: x.shape, v: x.at }], label ?? 'to_f32');
-  return launch(toF32, {
-    bindings: { out: o.at.view, x_i32: x.at.view },
-    params: p,
-    threads: p.n!,
-    needs: { out: extent(o.shape, o.at), x_i32: extent(x.shape, x.at) },
-    label,
-  });
+  return mapLaunch(toF32, ['out', o], [['x_i32', x]], {}, label);
 }
 
 /** out = binary(op)(x, y) over `out.shape`, x and y broadcasting to it. */
 export function binaryLaunch(op: BinaryOp, x: MapOperand, y: MapOperand, o: MapOperand, value = 0, label?: string): Launch {
-  const who = label ?? 'map_binary';
-  const p = layoutParams(
-    o.shape,
-    [{ key: 'o', shape: o.shape, v: o.at }, { key: 'a', shape: x.shape, v: x.at }, { key: 'b', shape: y.shape, v: y.at }],
-    who,
-  );
-  p.value = value;
-  return launch(mapBinary, {
-    bindings: { out: o.at.view, x: x.at.view, y: y.at.view },
-    params: p,
-    overrides: { op: BINARY_OPS[op] },
-    threads: p.n!,
-    needs: { out: extent(o.shape, o.at), x: extent(x.shape, x.at), y: extent(y.shape, y.at) },
-    label,
-  });
+  return mapLaunch(mapBinary, ['out', o], [['x', x], ['y', y]], { value, op: BINARY_OPS[op] }, label);
 }
 
 /** out = cond ? x : y over `out.shape`, all three broadcasting to it. */
 export function whereLaunch(cond: MapOperand, x: MapOperand, y: MapOperand, o: MapOperand, label?: string): Launch {
-  const who = label ?? 'map_where';
-  const p = layoutParams(
-    o.shape,
-    [
-      { key: 'o', shape: o.shape, v: o.at },
-      { key: 'a', shape: x.shape, v: x.at },
-      { key: 'b', shape: y.shape, v: y.at },
-      { key: 'c', shape: cond.shape, v: cond.at },
-    ],
-    who,
-  );
-  return launch(mapWhere, {
-    bindings: { out: o.at.view, x: x.at.view, y: y.at.view, cond: cond.at.view },
-    params: p,
-    threads: p.n!,
-    needs: { out: extent(o.shape, o.at), x: extent(x.shape, x.at), y: extent(y.shape, y.at), cond: extent(cond.shape, cond.at) },
-    label,
-  });
+  return mapLaunch(mapWhere, ['out', o], [['x', x], ['y', y], ['cond', cond]], {}, label);
 }

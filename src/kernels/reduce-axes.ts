@@ -2,7 +2,7 @@ import source from '../../shaders/reduce_axes.wgsl';
 import type { BufferView, CpuInvocation, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
 import { grid1d } from '../backend/kernel.js';
 import { launch } from './launch.js';
-import { withCommon } from './source.js';
+import { axisParams, axisValues, MAX_RANK, setAxisValues, withCommon } from './source.js';
 
 /**
  * Reductions over any set of dimensions of a dense tensor, their argmax, and their gradients
@@ -36,16 +36,15 @@ export const GRAD_MODES = {
 export type ReduceOp = keyof typeof REDUCE_OPS;
 export type GradMode = keyof typeof GRAD_MODES;
 
-export const MAX_RANK = 6;
+export { MAX_RANK };
 const WG = 256;
-const AXES = [0, 1, 2, 3, 4, 5];
 const f32 = Math.fround;
 
 const params: readonly ParamSpec[] = [
   { name: 'n_out', type: 'u32' },
   { name: 'n_red', type: 'u32' },
   { name: 'n_in', type: 'u32' },
-  ...['k', 'ks', 'r', 'rs', 'e', 'os'].flatMap((key) => AXES.map((a) => ({ name: `${key}${a}`, type: 'u32' as const }))),
+  ...axisParams('k', 'ks', 'r', 'rs', 'e', 'os'),
   { name: 'scale', type: 'f32' },
 ];
 
@@ -106,11 +105,8 @@ export function reducePlan(shape: readonly number[], dims: readonly number[], la
   const layout: Record<string, number> = {};
   const fill = (extentKey: string, strideKey: string, gs: Group[], strideOf: (g: Group) => number): void => {
     const pad = MAX_RANK - gs.length;
-    AXES.forEach((a) => {
-      const g = a < pad ? undefined : gs[a - pad];
-      layout[`${extentKey}${a}`] = g ? g.extent : 1;
-      layout[`${strideKey}${a}`] = g ? strideOf(g) : 0;
-    });
+    setAxisValues(layout, extentKey, [...new Array<number>(pad).fill(1), ...gs.map((g) => g.extent)]);
+    setAxisValues(layout, strideKey, [...new Array<number>(pad).fill(0), ...gs.map(strideOf)]);
   };
   const kept = groups.filter((g) => !g.reduced);
   const red = groups.filter((g) => g.reduced);
@@ -126,11 +122,6 @@ export function reducePlan(shape: readonly number[], dims: readonly number[], la
   return { nOut, nRed, nIn, layout };
 }
 
-/** The six values key0..key5 of the uniform. */
-function axes(p: Readonly<Record<string, number>>, key: string): number[] {
-  return AXES.map((a) => p[`${key}${a}`]!);
-}
-
 /** Σ_k idx_k · stride_k for index q row-major over `extents`, as the shader computes it. */
 function offsetOf(q: number, extents: readonly number[], strides: readonly number[]): number {
   let off = 0;
@@ -144,14 +135,22 @@ function offsetOf(q: number, extents: readonly number[], strides: readonly numbe
 
 /** The offsets in x of reduced indices 0 .. n_red - 1, and a function giving each output's first. */
 function walk(p: Readonly<Record<string, number>>): { offs: number[]; base: (o: number) => number } {
-  const [r, rs, k, ks] = [axes(p, 'r'), axes(p, 'rs'), axes(p, 'k'), axes(p, 'ks')];
+  const [r, rs, k, ks] = [axisValues(p, 'r'), axisValues(p, 'rs'), axisValues(p, 'k'), axisValues(p, 'ks')];
   return { offs: Array.from({ length: p.n_red! }, (_, i) => offsetOf(i, r, rs)), base: (o) => offsetOf(o, k, ks) };
 }
 
 /** Output elements (rows) a launch of `workgroups` covers, `wg / lanes` per workgroup. */
-function rowsCovered(call: CpuInvocation, n: number): number {
+export function rowsCovered(call: CpuInvocation, n: number): number {
   const [gx, gy, gz] = call.workgroups;
   return Math.min(n, gx * gy * gz * (call.overrides.wg! / call.overrides.lanes!));
+}
+
+/** The lanes' partial results of one row combined in the shaders' fixed tree (in place). */
+export function combineLanes(partial: Float32Array, combine: (a: number, b: number) => number): number {
+  for (let s = partial.length >> 1; s > 0; s >>= 1) {
+    for (let lane = 0; lane < s; lane++) partial[lane] = combine(partial[lane]!, partial[lane + s]!);
+  }
+  return partial[0]!;
 }
 
 function combine(op: number, a: number, b: number): number {
@@ -191,10 +190,7 @@ function cpuReduce(call: CpuInvocation): void {
       for (let r = lane; r < nRed; r += lanes) acc = fold(op, acc, x![base + offs[r]!]!, ref);
       partial[lane] = acc;
     }
-    for (let s = lanes >> 1; s > 0; s >>= 1) {
-      for (let lane = 0; lane < s; lane++) partial[lane] = combine(op, partial[lane]!, partial[lane + s]!);
-    }
-    out![o] = scale * partial[0]!;
+    out![o] = scale * combineLanes(partial, (a, b) => combine(op, a, b));
   }
 }
 
@@ -247,7 +243,7 @@ function cpuGrad(call: CpuInvocation): void {
   const scale = f32(p.scale!);
   const [gx, gy, gz] = call.workgroups;
   const n = Math.min(p.n_in!, gx * gy * gz * call.overrides.wg!);
-  const [e, os] = [axes(p, 'e'), axes(p, 'os')];
+  const [e, os] = [axisValues(p, 'e'), axisValues(p, 'os')];
   for (let i = 0; i < n; i++) {
     const o = offsetOf(i, e, os);
     const g = unit ? 1 : dy![o]!;
@@ -304,10 +300,16 @@ export function lanesFor(n: number, wg = WG): number {
   return lanes;
 }
 
-function checkLanes(lanes: number, who: string): void {
-  if (!(Number.isInteger(lanes) && lanes >= 1 && lanes <= WG && (lanes & (lanes - 1)) === 0)) {
-    throw new Error(`${who}: lanes must be a power of two in [1, ${WG}], got ${lanes}`);
+/**
+ * `lanes` invocations per row (by default `lanesFor(n)`, for rows of n elements) and the grid that
+ * covers `rows` rows, `wg / lanes` per workgroup. Lanes must be a power of two in [1, wg].
+ */
+export function laneGrid(rows: number, n: number, lanes: number | undefined, who: string): { lanes: number; workgroups: [number, number, number] } {
+  const l = lanes ?? lanesFor(n);
+  if (!(Number.isInteger(l) && l >= 1 && l <= WG && (l & (l - 1)) === 0)) {
+    throw new Error(`${who}: lanes must be a power of two in [1, ${WG}], got ${l}`);
   }
+  return { lanes: l, workgroups: grid1d(rows, WG / l) };
 }
 
 /**
@@ -325,14 +327,13 @@ export function reduceLaunch(
 ): Launch {
   const who = label ?? reduceAxes.name;
   const plan = reducePlan(shape, dims, who);
-  const l = lanes ?? lanesFor(plan.nRed);
-  checkLanes(l, who);
+  const grid = laneGrid(plan.nOut, plan.nRed, lanes, who);
   const anchored = op === 'sqDev' || op === 'countEq';
   return launch(reduceAxes, {
     bindings,
     params: { ...plan.layout, scale },
-    overrides: { op: REDUCE_OPS[op], lanes: l },
-    workgroups: grid1d(plan.nOut, WG / l),
+    overrides: { op: REDUCE_OPS[op], lanes: grid.lanes },
+    workgroups: grid.workgroups,
     needs: { x: plan.nIn, out: plan.nOut, ...(anchored ? { anchor: plan.nOut } : {}) },
     label,
   });
@@ -348,13 +349,12 @@ export function argmaxLaunch(
 ): Launch {
   const who = label ?? argmaxAxes.name;
   const plan = reducePlan(shape, dims, who);
-  const l = lanes ?? lanesFor(plan.nRed);
-  checkLanes(l, who);
+  const grid = laneGrid(plan.nOut, plan.nRed, lanes, who);
   return launch(argmaxAxes, {
     bindings,
     params: { ...plan.layout, scale: 1 },
-    overrides: { lanes: l },
-    workgroups: grid1d(plan.nOut, WG / l),
+    overrides: { lanes: grid.lanes },
+    workgroups: grid.workgroups,
     needs: { x: plan.nIn, index: plan.nOut },
     label,
   });

@@ -1,8 +1,7 @@
 import source from '../../shaders/softmax.wgsl';
 import type { BufferView, CpuInvocation, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
-import { grid1d } from '../backend/kernel.js';
 import { launch } from './launch.js';
-import { lanesFor } from './reduce-axes.js';
+import { combineLanes, laneGrid, rowsCovered } from './reduce-axes.js';
 import { withCommon } from './source.js';
 
 /**
@@ -32,20 +31,11 @@ export function softmaxRows(shape: readonly number[], dim: number): { rows: numb
 /** The rows a launch covers, with their first element; `wg / lanes` rows per workgroup. */
 function eachRow(call: CpuInvocation, body: (start: number) => void): void {
   const { rows, len, inner } = call.params as Record<string, number>;
-  const [gx, gy, gz] = call.workgroups;
-  const covered = Math.min(rows!, gx * gy * gz * (call.overrides.wg! / call.overrides.lanes!));
+  const covered = rowsCovered(call, rows!);
   for (let row = 0; row < covered; row++) body(Math.floor(row / inner!) * len! * inner! + (row % inner!));
 }
 
-/** Σ over the lanes' partials of one row in the shader's tree, or their max. */
-function acrossLanes(partial: Float32Array, takeMax: boolean): number {
-  for (let s = partial.length >> 1; s > 0; s >>= 1) {
-    for (let lane = 0; lane < s; lane++) {
-      partial[lane] = takeMax ? Math.max(partial[lane]!, partial[lane + s]!) : partial[lane]! + partial[lane + s]!;
-    }
-  }
-  return partial[0]!;
-}
+const add = (a: number, b: number): number => a + b;
 
 function cpuForward(call: CpuInvocation): void {
   const { x, out } = call.buffers;
@@ -59,13 +49,13 @@ function cpuForward(call: CpuInvocation): void {
       for (let k = lane; k < len!; k += lanes) m = Math.max(m, x![start + k * inner!]!);
       partial[lane] = m;
     }
-    const m = acrossLanes(partial, true);
+    const m = combineLanes(partial, Math.max);
     for (let lane = 0; lane < lanes; lane++) {
       let total = 0;
       for (let k = lane; k < len!; k += lanes) total = f32(total + f32(Math.exp(f32(x![start + k * inner!]! - m))));
       partial[lane] = total;
     }
-    const total = acrossLanes(partial, false);
+    const total = combineLanes(partial, add);
     const logTotal = f32(Math.log(total));
     for (let k = 0; k < len!; k++) {
       const at = start + k * inner!;
@@ -90,7 +80,7 @@ function cpuBackward(call: CpuInvocation): void {
       }
       partial[lane] = total;
     }
-    const total = acrossLanes(partial, false);
+    const total = combineLanes(partial, add);
     for (let k = 0; k < len!; k++) {
       const at = start + k * inner!;
       dx![at] = log ? dy![at]! - f32(f32(Math.exp(y![at]!)) * total) : y![at]! * f32(dy![at]! - total);
@@ -142,16 +132,13 @@ function rowLaunch(
   }
   const { rows, len, inner } = softmaxRows(shape, dim);
   if (!(rows >= 1 && len >= 1)) throw new Error(`${who}: cannot take a softmax of an empty tensor of shape [${shape.join(', ')}]`);
-  const l = lanes ?? lanesFor(len, WG);
-  if (!(Number.isInteger(l) && l >= 1 && l <= WG && (l & (l - 1)) === 0)) {
-    throw new Error(`${who}: lanes must be a power of two in [1, ${WG}], got ${l}`);
-  }
+  const grid = laneGrid(rows, len, lanes, who);
   const n = rows * len;
   return launch(kernel, {
     bindings,
     params: { rows, len, inner },
-    overrides: { lanes: l, log_softmax: log ? 1 : 0 },
-    workgroups: grid1d(rows, WG / l),
+    overrides: { lanes: grid.lanes, log_softmax: log ? 1 : 0 },
+    workgroups: grid.workgroups,
     needs: Object.fromEntries(Object.keys(bindings).map((k) => [k, n])),
     label,
   });

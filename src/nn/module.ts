@@ -158,15 +158,21 @@ function fieldsOf(m: Module): [string, unknown][] {
 /**
  * Runs `body` with every module's `forward` scoped by its full path in the graph's labels, so that
  * an error raised deep in a user-defined module names the layer (`blocks.1.attn`), however its
- * forward was reached (through a ModuleList, a ModuleDict, or a direct call). The wrappers are
- * own properties that shadow the prototype's `forward` and are removed afterwards.
+ * forward was reached (through a ModuleList, a ModuleDict, or a direct call). Each output is
+ * recorded in the graph's `moduleOutputs` under that path (for activation statistics). The
+ * wrappers are own properties that shadow the prototype's `forward` and are removed afterwards.
  */
 export function withModuleScopes<T>(model: Module, body: () => T): T {
   const wrapped: Module[] = [];
   for (const [path, m] of model.namedModules()) {
     if (Object.prototype.hasOwnProperty.call(m, 'forward')) continue;
     const forward = m.forward;
-    const scoped = (...args: Tensor[]): Tensor => args[0]!.graph.scopeAt(path, () => forward.apply(m, args as [Tensor, ...Tensor[]]));
+    const scoped = (...args: Tensor[]): Tensor => {
+      const g = args[0]!.graph;
+      const out = g.scopeAt(path, () => forward.apply(m, args as [Tensor, ...Tensor[]]));
+      if (path) g.moduleOutputs.set(path, out);
+      return out;
+    };
     Object.defineProperty(m, 'forward', { value: scoped, configurable: true, enumerable: false, writable: true });
     wrapped.push(m);
   }

@@ -7,9 +7,21 @@
  * optimizer update, which also snapshots the weights, and one after it, which measures the step
  * against that snapshot. The snapshot is a device buffer as large as the parameters, held only
  * when `layerStats` is on. Untracked steps submit the plain program: no extra dispatch.
+ *
+ * With `activations`, a tracked step also measures every module's output (mean, standard
+ * deviation, fraction of exact zeros; kernels/activation-stats.ts), in ceil(outputs / 7) more
+ * dispatches, plus one copy per output that is a strided view. The memory plan reuses a module
+ * output's buffer once its last reader has run, so tracked steps run a compilation of their own
+ * in which those outputs are kept to the end of the step: the plain program, and so the
+ * untracked steps, stay exactly as without the option, at the cost of a second set of scratch
+ * buffers (`describeStep(batch).trackedScratchBytes`).
  */
-import type { Backend, Copy } from '../backend/backend.js';
-import { alignUp, type DeviceBuffer, type Launch, VIEW_ALIGN, view } from '../backend/kernel.js';
+import type { Backend, Copy, Program } from '../backend/backend.js';
+import { alignUp, type BufferView, type DeviceBuffer, type Launch, VIEW_ALIGN, view } from '../backend/kernel.js';
+import { type CompiledGraph, type CompileRequest, compileGraph } from '../graph/compile.js';
+import { contiguous } from '../graph/ops/shape.js';
+import { type Graph, Tensor } from '../graph/tensor.js';
+import { ACTIVATION_STRIDE, activationStatsLaunches, decodeActivationStats } from '../kernels/activation-stats.js';
 import { decodeStats, layerStatsLaunches, MAX_BINS, segmentTable, type StatsSegment, statsStride } from '../kernels/layer-stats.js';
 import type { FlatParameters } from './flat-parameters.js';
 import { StepLog } from './step-log.js';
@@ -37,6 +49,43 @@ export interface LayerStatsOptions {
   readonly every: number;
   /** Also histogram log10|g| and the weights of each tensor. */
   readonly histograms?: HistogramOptions;
+  /**
+   * Also measure every module's output (`record.activationStats`, keyed by module path). Costs
+   * a second set of scratch buffers, for the tracked steps' own compilation.
+   */
+  readonly activations?: boolean;
+}
+
+/**
+ * The figures of one module's output on a tracked step, over all its elements (the whole
+ * batch). A Linear or Conv2d whose activation was fused into it has none (its activation module
+ * has them); a Flatten reports the same figures as its input.
+ */
+export interface ActivationStats {
+  readonly mean: number;
+  /** The population standard deviation (divided by the element count, as numpy's default). */
+  readonly std: number;
+  /** The fraction of elements exactly ±0: units of a ReLU that are dead for these samples. */
+  readonly zeroFraction: number;
+}
+
+/** What a tracked step's record adds. */
+export interface TrackedValues {
+  readonly layerStats: Record<string, LayerStats>;
+  /** With `activations`: per module path, in the order the forwards returned. */
+  readonly activationStats?: Record<string, ActivationStats>;
+}
+
+/** The program of the tracked steps at one batch size, and how their figures come back. */
+export interface TrackedStep {
+  readonly program: Program;
+  /** Where that program keeps each tensor (its own compilation's views, with `activations`). */
+  readonly views: ReadonlyMap<Tensor, BufferView>;
+  /** Scratch bytes of its own compilation; 0 when it shares the plain program's buffers. */
+  readonly scratchBytes: number;
+  /** The copies to append to a tracked step's submit, and the promise of its figures. */
+  record(): { copies: Copy[]; values: Promise<TrackedValues> };
+  dispose(): void;
 }
 
 /** The figures of one parameter tensor on a tracked step. */
@@ -67,6 +116,7 @@ export function validateLayerStats(options: LayerStatsOptions | undefined): void
   };
   if (typeof options !== 'object' || options === null) fail('must be an object such as { every: 10 }', options);
   if (!Number.isInteger(options.every) || options.every < 1) fail('every must be an integer >= 1', options.every);
+  if (options.activations !== undefined && typeof options.activations !== 'boolean') fail('activations must be true or false', options.activations);
   const h = options.histograms;
   if (h === undefined) return;
   if (typeof h !== 'object' || h === null) fail('histograms must be an object such as { bins: 32 }', h);
@@ -144,6 +194,29 @@ export class LayerStatsPlan {
   }
 
   /**
+   * The program of the tracked steps for a training graph compiled as `plain` from `request`,
+   * `update` being the optimizer's launches: `before` between backward and the update, `after`
+   * behind it. With `activations`, the launches of a compilation of its own that keeps every
+   * measured module output, then the launches that measure them.
+   */
+  trackedStep(request: CompileRequest, plain: CompiledGraph, update: readonly Launch[]): TrackedStep {
+    const label = `${request.label}+layer-stats`;
+    const measured = this.options.activations ? measuredOutputs(request.graph) : [];
+    if (measured.length > 0) return activationStep(this.backend, this, { ...request, label }, measured, update);
+    const program = this.backend.compile([...plain.launches, this.before, ...update, this.after], label);
+    return {
+      program,
+      views: plain.views,
+      scratchBytes: 0,
+      record: () => {
+        const { copies, values } = this.record();
+        return { copies, values: values.then((layerStats) => ({ layerStats })) };
+      },
+      dispose: () => program.dispose(),
+    };
+  }
+
+  /**
    * The copies to append to a tracked step's submit (after the launches of the program that
    * holds `before` and `after`), and the promise of its figures by parameter name.
    */
@@ -176,4 +249,60 @@ export class LayerStatsPlan {
     this.log.dispose();
     for (const b of this.owned) this.backend.destroyBuffer(b);
   }
+}
+
+/** The module outputs to measure, by path: float tensors with elements; strided views copied dense. */
+function measuredOutputs(graph: Graph): [string, Tensor][] {
+  const out: [string, Tensor][] = [];
+  for (const [path, t] of graph.moduleOutputs) {
+    if (!(t instanceof Tensor) || t.dtype !== 'f32' || t.numel === 0) continue;
+    out.push([path, t.isDense ? t : graph.scopeAt(path, () => contiguous(t))]);
+  }
+  return out;
+}
+
+/** A tracked step that also measures module outputs (see the top of this file). */
+function activationStep(
+  backend: Backend,
+  stats: LayerStatsPlan,
+  request: CompileRequest,
+  measured: readonly [string, Tensor][],
+  update: readonly Launch[],
+): TrackedStep {
+  const compiled = compileGraph(backend, { ...request, outputs: [...request.outputs, ...measured.map(([, t]) => t)] });
+  // One measurement per storage: a Flatten's output and its input, or a Sequential's and its last
+  // layer's, are the same elements.
+  const tensors: BufferView[] = [];
+  const slots = measured.map(([path, t]): [string, number] => {
+    const v = { ...compiled.views.get(t)!, length: t.numel };
+    const seen = tensors.findIndex((u) => u.buffer === v.buffer && u.offset === v.offset && u.length === v.length);
+    return [path, seen >= 0 ? seen : tensors.push(v) - 1];
+  });
+  const width = ACTIVATION_STRIDE * tensors.length;
+  const out = backend.createBuffer(alignUp(width, VIEW_ALIGN) * 4, `${request.label}/activations`);
+  const launches = activationStatsLaunches(tensors, view(out));
+  const program = backend.compile([...compiled.launches, ...launches, stats.before, ...update, stats.after], request.label);
+  const log = new StepLog(backend, width, LOG_CAPACITY);
+  let count = 0;
+  const decode = (values: Float32Array): Record<string, ActivationStats> => {
+    const words = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    return Object.fromEntries(slots.map(([path, slot]) => [path, decodeActivationStats(words, slot, tensors[slot]!.length)]));
+  };
+  return {
+    program,
+    views: compiled.views,
+    scratchBytes: compiled.scratchBytes,
+    record: () => {
+      const layer = stats.record();
+      const own = log.record(count++, [{ name: 'activations', src: out, byteOffset: 0, floats: width }]);
+      const values = Promise.all([layer.values, own.record]).then(([layerStats, { activations }]) => ({ layerStats, activationStats: decode(activations!) }));
+      return { copies: [...layer.copies, ...own.copies], values };
+    },
+    dispose: () => {
+      log.dispose();
+      program.dispose();
+      compiled.dispose();
+      backend.destroyBuffer(out);
+    },
+  };
 }

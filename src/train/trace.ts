@@ -33,6 +33,8 @@ export interface TraceOptions {
 /**
  * Traces `model` on a symbolic batch, applies the loss, fuses activations into the layers before
  * them and, for training, appends the backward graph. The model's mode is restored afterwards.
+ * `graph.moduleOutputs` holds each module's output after fusion; a Linear or Conv2d whose
+ * activation was fused into it is left out (its pre-activation values are never stored).
  */
 export function trace(model: Module, opts: TraceOptions): Traced {
   const g = new Graph();
@@ -49,7 +51,15 @@ export function trace(model: Module, opts: TraceOptions): Traced {
       y = g.input('y', targetShape(opts.loss, output.shape), opts.loss.targets === 'class' ? 'i32' : 'f32');
       ({ loss, correct } = opts.loss.apply(output, y));
     }
-    output = fuseActivations(g)(output);
+    const producers = new Map([...g.moduleOutputs.values()].map((t) => [t, t.node.attrs]));
+    const fused = fuseActivations(g);
+    output = fused(output);
+    for (const [path, t] of g.moduleOutputs) {
+      // A layer whose activation was fused into it now computes the activation's value: its own
+      // output no longer exists, and the activation's output resolves to its tensor.
+      if (fused(t) === t && t.node.attrs !== producers.get(t)) g.moduleOutputs.delete(path);
+      else g.moduleOutputs.set(path, fused(t));
+    }
     const wrt = opts.wrt ?? [];
     const grads = wrt.length > 0 && loss ? gradients(g, loss, wrt.map((p) => g.param(p))) : [];
     return { graph: g, x, output, y, loss, correct, grads };

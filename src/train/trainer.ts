@@ -12,7 +12,7 @@ import { batchOf, type Batched, checkTargets, inputDtype, type Samples, samplesO
 import { FlatBuffers, FlatParameters } from './flat-parameters.js';
 import { findLr, type FindLrOptions, type LrFinding } from './find-lr.js';
 import { type EpochSummary, fit, type FitOptions } from './fit.js';
-import { type LayerStats, type LayerStatsOptions, LayerStatsPlan } from './layer-stats.js';
+import { type ActivationStats, type LayerStats, type LayerStatsOptions, LayerStatsPlan, type TrackedStep } from './layer-stats.js';
 import { StepLog } from './step-log.js';
 import { type Traced, trace } from './trace.js';
 
@@ -54,7 +54,8 @@ export interface TrainerOptions {
    * Per-layer diagnostics every `every` steps (step % every === 0): each parameter's gradient
    * norm, weight norm and update-to-weight ratio, with `histograms` also log10|g| and weight
    * histograms, computed on the device in two extra dispatches of the tracked steps only, in
-   * `record.layerStats`. See `LayerStatsOptions` for the bins.
+   * `record.layerStats`; with `activations`, also every module output's mean, standard deviation
+   * and fraction of zeros, in `record.activationStats`. See `LayerStatsOptions`.
    */
   layerStats?: LayerStatsOptions;
 }
@@ -69,6 +70,8 @@ export interface StepRecord {
   readonly penalty: number;
   /** Per parameter, by torch name, on the steps `layerStats` tracks; absent on the others. */
   readonly layerStats?: Readonly<Record<string, LayerStats>>;
+  /** Per module path, on tracked steps with `layerStats.activations`; absent on the others. */
+  readonly activationStats?: Readonly<Record<string, ActivationStats>>;
 }
 
 export interface StepDescription {
@@ -83,6 +86,8 @@ export interface StepDescription {
   readonly parameterBytes: number;
   /** Extra dispatches of the steps `layerStats` tracks (0 without it); other steps run `dispatches`. */
   readonly trackedDispatches: number;
+  /** Scratch bytes the tracked steps hold besides `scratchBytes` (with `layerStats.activations`). */
+  readonly trackedScratchBytes: number;
 }
 
 export interface StepResult {
@@ -99,8 +104,10 @@ interface StepPlan {
   readonly compiled: CompiledGraph;
   readonly program: Program;
   /** `program` with the layer statistics' launches, for the steps `layerStats` tracks. */
-  readonly tracked: Program | null;
+  readonly tracked: TrackedStep | null;
   readonly loss: BufferView;
+  /** The loss in the tracked program (its own compilation's, with `layerStats.activations`). */
+  readonly trackedLoss: BufferView | null;
   /** Number of classes for class-index targets. */
   readonly classes: number;
 }
@@ -222,10 +229,10 @@ export class Trainer {
     const label = `train[batch ${batch}]`;
     const compiled = compileGraph(this.backend, { graph: t.graph, bound, outputs, label });
     const program = this.backend.compile([...compiled.launches, ...this.update!.launches], label);
-    const stats = this.layerStats;
-    const tracked = stats && this.backend.compile([...compiled.launches, stats.before, ...this.update!.launches, stats.after], `${label}+layer-stats`);
+    const tracked = this.layerStats?.trackedStep({ graph: t.graph, bound, outputs, label }, compiled, this.update!.launches) ?? null;
     const classes = this.options.loss.targets === 'class' ? (t.output.shape[1] ?? 1) : 0;
-    const plan = { batch, x: xBuf, y: yBuf, compiled, program, tracked, loss: compiled.views.get(t.loss!)!, classes };
+    const trackedLoss = tracked?.views.get(t.loss!) ?? null;
+    const plan = { batch, x: xBuf, y: yBuf, compiled, program, tracked, loss: compiled.views.get(t.loss!)!, trackedLoss, classes };
     this.plans.set(batch, plan);
     this.unchecked = true;
     return plan;
@@ -357,19 +364,21 @@ export class Trainer {
     this.stepScalars[0] = this.seed;
     this.stepScalars[1] = step;
     this.backend.write(this.stepInfo!, this.stepScalars);
+    // Tracked steps submit the program with the statistics' launches, and their record's copies.
+    const tracked = !this.sweeping && this.layerStats?.tracks(step) ? plan.tracked : null;
+    const lossView = tracked ? plan.trackedLoss! : plan.loss;
     const { copies, record } = this.log!.record(step, [
-      { name: 'loss', src: plan.loss.buffer, byteOffset: plan.loss.offset * 4, floats: 1 },
+      { name: 'loss', src: lossView.buffer, byteOffset: lossView.offset * 4, floats: 1 },
       { name: 'stats', src: this.update!.stats, byteOffset: 0, floats: 4 },
     ]);
-    // Tracked steps submit the program with the statistics' launches, and their record's copies.
-    const layer = !this.sweeping && this.layerStats?.tracks(step) ? this.layerStats.record() : null;
-    this.backend.run(layer ? plan.tracked! : plan.program, layer ? [...copies, ...layer.copies] : copies);
+    const layer = tracked?.record() ?? null;
+    this.backend.run(tracked ? tracked.program : plan.program, layer ? [...copies, ...layer.copies] : copies);
     // Sweep steps (findLr) stay outside the schedule, the history and the non-finite policy.
     const sweep = this.sweeping;
     const scheduler = sweep ? undefined : this.options.scheduler;
     scheduler?.afterStep?.();
 
-    const result = Promise.all([record, layer?.values]).then(([{ loss, stats }, layerStats]) => {
+    const result = Promise.all([record, layer?.values]).then(([{ loss, stats }, figures]) => {
       const reduced = this.update!.reduces;
       const rec: StepRecord = {
         step,
@@ -377,7 +386,7 @@ export class Trainer {
         gradNorm: reduced ? stats![STATS.gradNorm]! : NaN,
         lr: lr * stats![STATS.lrFactor]!,
         penalty: stats![STATS.penalty]!,
-        ...(layerStats ? { layerStats } : {}),
+        ...figures,
       };
       if (sweep) return rec;
       this.history.push(rec);
@@ -478,7 +487,8 @@ export class Trainer {
       scratchBytes: plan.compiled.scratchBytes,
       scratchBytesWithoutReuse: plan.compiled.unplannedBytes,
       parameterBytes: this.flat!.layout.params.byteLength,
-      trackedDispatches: plan.tracked ? plan.tracked.launchCount - plan.program.launchCount : 0,
+      trackedDispatches: plan.tracked ? plan.tracked.program.launchCount - plan.program.launchCount : 0,
+      trackedScratchBytes: plan.tracked?.scratchBytes ?? 0,
     };
   }
 

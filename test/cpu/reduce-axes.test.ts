@@ -1,9 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Backend } from '../../src/backend/backend.js';
-import type { BufferView, TypedArray } from '../../src/backend/kernel.js';
+import type { BufferView } from '../../src/backend/kernel.js';
 import { view } from '../../src/backend/kernel.js';
 import { gradients } from '../../src/graph/autodiff.js';
-import { compileGraph } from '../../src/graph/compile.js';
 import { MSE } from '../../src/graph/ops/loss.js';
 import { argmax, type Dims, logSoftmax, max, mean, min, softmax, sum, variance } from '../../src/graph/ops/reduce.js';
 import { Parameter } from '../../src/graph/parameter.js';
@@ -12,7 +11,7 @@ import { argmaxLaunch, lanesFor, reduceGradLaunch, reduceLaunch, reducePlan } fr
 import { softmaxGradLaunch, softmaxLaunch } from '../../src/kernels/softmax.js';
 import fixture from '../fixtures/reduce.json';
 import { cpuBackend, expectAllClose, randomArray, rng, runKernel } from '../harness.js';
-import { expectGradientsMatch, runOp } from '../op-check.js';
+import { expectGradientsMatch, runGraph, runOp } from '../op-check.js';
 
 const fake = (n: number): BufferView => view({ id: 0, byteLength: Math.max(n, 1) * 4, label: 'fake' }, 0, Math.max(n, 1));
 
@@ -107,38 +106,14 @@ async function runLoss(
   const xt = g.param(p);
   const y = build(xt);
   let loss: Tensor | null = null;
-  let tt: Tensor | null = null;
   if (target) {
-    tt = g.input('target', y.shape);
-    loss = g.apply(MSE, [y, tt], {}, 'loss')[0]!;
+    loss = g.apply(MSE, [y, g.input('target', y.shape)], {}, 'loss')[0]!;
   } else if (y.dtype === 'f32') {
     loss = y;
   }
   const [dx] = loss ? gradients(g, loss, [xt]) : [null];
-  const made: ReturnType<Backend['createBuffer']>[] = [];
-  const buffer = (d: Float32Array): BufferView => {
-    const b = backend.createBuffer(Math.max(256, d.byteLength), 'test');
-    backend.write(b, d);
-    made.push(b);
-    return { buffer: b, offset: 0, length: d.length };
-  };
-  const bound = new Map<Tensor, BufferView>([[xt, buffer(data)]]);
-  if (tt) bound.set(tt, buffer(target!));
-  const outputs = [y, ...(dx ? [dx] : [])];
-  const compiled = compileGraph(backend, { graph: g, bound, outputs, label: 'test', poison: true });
-  const program = backend.compile(compiled.launches, 'test');
-  backend.run(program);
-  await backend.idle();
-  const read = async (t: Tensor): Promise<TypedArray> => {
-    const v = compiled.views.get(t) ?? bound.get(t)!;
-    const bytes = await backend.read(v.buffer, v.offset * 4, t.numel * 4);
-    return t.dtype === 'f32' ? new Float32Array(bytes) : new Int32Array(bytes);
-  };
-  const result = { y: (await read(y)) as Float32Array | Int32Array, dx: dx ? ((await read(dx)) as Float32Array) : null };
-  program.dispose();
-  compiled.dispose();
-  for (const b of made) backend.destroyBuffer(b);
-  return result;
+  const { values } = await runGraph(backend, g, target ? { target } : {}, [y, ...(dx ? [dx] : [])], 'test');
+  return { y: values[0]!, dx: dx ? (values[1] as Float32Array) : null };
 }
 
 // ---------------------------------------------------------------------------------------------
