@@ -3,7 +3,11 @@
  * leave alone, so the browser bundle carries no reference to Node and these functions only fail
  * (with a clear error) when called outside Node.
  */
-type Fs = typeof import('node:fs/promises');
+/** The two functions of `node:fs/promises` used here (the library's types do not include Node's). */
+interface Fs {
+  writeFile(path: string, data: Uint8Array): Promise<void>;
+  readFile(path: string): Promise<Uint8Array>;
+}
 
 const FS_MODULE: string = 'node:fs/promises';
 

@@ -1,6 +1,7 @@
 import source from '../../shaders/activation_stats.wgsl';
 import type { BindingSpec, BufferView, CpuInvocation, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
 import { launch } from './launch.js';
+import { floatOf, pow2Scale } from './layer-stats.js';
 import { treeSum } from './reduce.js';
 
 /**
@@ -30,25 +31,6 @@ const bindings: readonly BindingSpec[] = [
   ...slots.map((k): BindingSpec => ({ name: `x${k}`, type: 'f32', access: 'read' })),
   { name: 'out', type: 'u32', access: 'read_write' },
 ];
-
-const bits = new Uint32Array(1);
-const asFloat = new Float32Array(bits.buffer);
-
-function floatOf(word: number): number {
-  bits[0] = word;
-  return asFloat[0]!;
-}
-
-function wordOf(x: number): number {
-  asFloat[0] = x;
-  return bits[0]!;
-}
-
-/** The shader's pow2_scale: [2^e, 2^-e] with 2^e the power of two at or below m (clamped). */
-function pow2Scale(m: number): [number, number] {
-  const e = Math.min(253, Math.max(1, (wordOf(m) >>> 23) & 0xff));
-  return [floatOf(e << 23), floatOf((254 - e) << 23)];
-}
 
 function statsTwin({ buffers, params: p, overrides, workgroups }: CpuInvocation): void {
   const out = buffers.out as Uint32Array;

@@ -33,18 +33,20 @@ const params: readonly ParamSpec[] = [
 const bits = new Uint32Array(1);
 const asFloat = new Float32Array(bits.buffer);
 
-function floatOf(word: number): number {
+/** The float32 whose bits are `word`. */
+export function floatOf(word: number): number {
   bits[0] = word;
   return asFloat[0]!;
 }
 
-function wordOf(x: number): number {
+/** The bits of float32 `x`. */
+export function wordOf(x: number): number {
   asFloat[0] = x;
   return bits[0]!;
 }
 
 /** The shader's pow2_scale: [2^e, 2^-e] with 2^e the power of two at or below m (clamped). */
-function pow2Scale(m: number): [number, number] {
+export function pow2Scale(m: number): [number, number] {
   const e = Math.min(253, Math.max(1, (wordOf(m) >>> 23) & 0xff));
   return [floatOf(e << 23), floatOf((254 - e) << 23)];
 }
