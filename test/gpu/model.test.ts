@@ -37,7 +37,9 @@ describe('forward + backward on WebGPU equals the CPU twin', () => {
 
   it('the MLP 784-256-256-10 at batch 128: loss and every gradient within 1e-4', async () => {
     const model = new nn.Sequential(new nn.Linear(784, 256), new nn.ReLU(), new nn.Linear(256, 256), new nn.ReLU(), new nn.Linear(256, 10));
-    const { gpu } = await compare(model, () => new nn.CrossEntropyLoss(), randomArray(128 * 784, 0, 1), [784], classes(128, 10), 1e-4);
+    // Fixed inputs: with 32,768 pre-activations, a fresh draw now and then puts one within rounding
+    // of ReLU's kink, where the two backends may take opposite sides and a gradient column differs.
+    const { gpu } = await compare(model, () => new nn.CrossEntropyLoss(), randomArray(128 * 784, 0, 1, 20261201), [784], classes(128, 10), 1e-4);
     expect(gpu.launches).toBeLessThanOrEqual(9);
   });
 });
