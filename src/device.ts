@@ -1,5 +1,6 @@
 import type { Backend, BackendKind } from './backend/backend.js';
 import { CpuBackend } from './backend/cpu/cpu-backend.js';
+import { loadWasmRuntime } from './backend/cpu/wasm/runtime.js';
 import { WebGpuBackend } from './backend/webgpu/webgpu-backend.js';
 
 export interface DeviceOptions {
@@ -8,6 +9,11 @@ export interface DeviceOptions {
   /** A `navigator.gpu`-like object; in Node, `create([])` from the 'webgpu' package. */
   gpu?: GPU;
   powerPreference?: GPUPowerPreference;
+  /**
+   * CPU backend: run its WebAssembly SIMD kernels where the engine has WebAssembly SIMD (default
+   * true); false runs every kernel's TypeScript twin (the reference the tests compare with).
+   */
+  wasm?: boolean;
 }
 
 /** A compute device: a backend, plus why it was chosen. */
@@ -67,13 +73,25 @@ export async function createDevice(options: DeviceOptions = {}): Promise<Device>
   if (choice !== 'auto' && choice !== 'webgpu' && choice !== 'cpu') {
     throw new Error(`createDevice: backend must be 'auto', 'webgpu' or 'cpu', got '${String(choice)}'`);
   }
-  if (choice === 'cpu') return wrap(new CpuBackend(), 'requested');
+  if (choice === 'cpu') {
+    const cpu = await openCpu(options.wasm !== false);
+    return wrap(cpu.backend, `requested (kernels: ${cpu.reason})`);
+  }
   try {
     return wrap(await openWebGpu(options.gpu, options.powerPreference), choice === 'auto' ? 'WebGPU adapter found' : 'requested');
   } catch (e) {
     if (choice === 'webgpu') throw e;
-    return wrap(new CpuBackend(), `fell back to the CPU: ${(e as Error).message}`);
+    const cpu = await openCpu(options.wasm !== false);
+    return wrap(cpu.backend, `fell back to the CPU: ${(e as Error).message} (kernels: ${cpu.reason})`);
   }
+}
+
+/** The CPU backend, on WebAssembly SIMD when asked and available, and which kernels it runs (why). */
+async function openCpu(wasm: boolean): Promise<{ backend: CpuBackend; reason: string }> {
+  if (!wasm) return { backend: new CpuBackend(), reason: 'TypeScript twins, wasm: false' };
+  const load = await loadWasmRuntime();
+  if (load.runtime) return { backend: new CpuBackend({ wasm: load.runtime }), reason: 'WebAssembly SIMD' };
+  return { backend: new CpuBackend(), reason: `TypeScript twins, ${load.reason}` };
 }
 
 function wrap(backend: Backend, reason: string): Device {
