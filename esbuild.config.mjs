@@ -1,14 +1,21 @@
 // Bundles the library (dist/index.js, dependencies external), the self-contained browser
 // bundle used by the browser test tier (dist/descent.browser.js), and the demo page
 // (demo/dist/main.js, which imports the library from src). WGSL files are imported as text.
+// The CPU backend's WebAssembly kernels are assembled first (scripts/build-wasm.mjs): the
+// bundles carry them.
 import * as esbuild from 'esbuild';
+import { buildWasm } from './scripts/build-wasm.mjs';
+import { wgslMinify } from './scripts/wgsl-minify.mjs';
+
+await buildWasm();
 
 const common = {
   entryPoints: ['src/index.ts'],
   bundle: true,
   format: 'esm',
   target: 'es2022',
-  loader: { '.wgsl': 'text' },
+  // WGSL as text, without comments and indentation (scripts/wgsl-minify.mjs).
+  plugins: [wgslMinify],
   sourcemap: true,
   logLevel: 'warning',
 };

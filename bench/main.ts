@@ -8,6 +8,7 @@
  *   npm run bench -- --quick            # few repetitions, to check that everything runs
  *   npm run bench -- --out=FILE         # write the report to FILE
  */
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { create, globals } from 'webgpu';
@@ -17,11 +18,11 @@ import { countingGpu, GpuCounter, type GpuCounts } from './counting-gpu.js';
 import { benchMatmul, type MatmulBenchRow } from './matmul.js';
 import { benchTfMatmul } from './matmul-tfjs.js';
 import { descentStep, mlpData, type OptimizerKind, tfjsStep } from './mlp.js';
-import { type Environment, type Outcome, renderResults, type Results } from './report.js';
+import { type BundleBench, type Environment, type Outcome, renderResults, type Results } from './report.js';
 import { tf, useTfCpu, useTfWebGpu } from './tfjs-setup.js';
 import { type Prepared, runSides, type WindowPlan } from './timing.js';
 
-const CASES = ['mlp', 'adam', 'matmul'] as const;
+const CASES = ['mlp', 'adam', 'matmul', 'bundle'] as const;
 type CaseName = (typeof CASES)[number];
 
 const args = process.argv.slice(2);
@@ -194,6 +195,12 @@ async function main(): Promise<number> {
       tfjs.push(await side(`3 matmul ${size} · TF.js webgpu`, () => benchTfMatmul(tfw.settle, [size]), rows));
     }
     results.matmul = { descent: joined(descent), tfjs: joined(tfjs) };
+  }
+
+  if (selected('bundle')) {
+    // A child process: esbuild, which builds the bundle, cannot be bundled into this script.
+    const measure = async () => JSON.parse(execFileSync(process.execPath, ['scripts/bundle-size.mjs', '--json'], { encoding: 'utf8' })) as BundleBench;
+    results.bundle = await side('4 bundle size', measure, (b) => `${(b.descent.gzip / 1024).toFixed(1)} KB minified + gzip`);
   }
 
   env.load += ` / ${loadavg()[0]!.toFixed(2)}`;

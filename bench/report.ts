@@ -30,6 +30,15 @@ export interface Results {
   mlp?: MlpCase[];
   adam?: { descent: Outcome<UpdateBench>; tfjs: Outcome<UpdateBench>; parameters: number };
   matmul?: { descent: Outcome<MatmulBenchRow[]>; tfjs: Outcome<MatmulBenchRow[]> };
+  bundle?: Outcome<BundleBench>;
+}
+
+/** What `node scripts/bundle-size.mjs --json` prints: bytes, and TF.js's published bundles. */
+export interface BundleBench {
+  readonly descent: { raw: number; min: number; gzip: number; parts: Record<string, number> };
+  readonly tfjs: { min: number; gzip: number } | null;
+  readonly webgpu: { min: number; gzip: number } | null;
+  readonly target: number;
 }
 
 /** The tfjs-webgpu step our design notes measured (MLP 784-256-256-10, batch 128, Adam). */
@@ -169,6 +178,30 @@ function matmulSection(mm: NonNullable<Results['matmul']>, command: string): str
   return out.join('\n');
 }
 
+function bundleSection(o: Outcome<BundleBench>): string {
+  const out = [
+    '## 4. Library bundle size',
+    '',
+    'Command: `node scripts/bundle-size.mjs` (this case alone: `npm run bench -- --only=bundle`).',
+    '',
+    'Descent: src/index.ts bundled by esbuild for the browser, every dependency and all WGSL included',
+    '(WGSL minified as in `npm run build`), then minified; gzip at level 9. TF.js: its published',
+    'minified bundles as installed (`tf.min.js`, `tf-backend-webgpu.min.js`), gzipped the same way.',
+    '',
+    '| bundle | minified KB | minified + gzip KB |',
+    '|---|---:|---:|',
+  ];
+  if (!o.ok) return [...out, failed('Bundle size', o)].join('\n');
+  const b = o.value;
+  const kb = (n: number) => (n / 1024).toFixed(1);
+  const parts = Object.entries(b.descent.parts).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${kb(v)}`).join(', ');
+  out.push(`| Descent (${parts} KB minified) | ${kb(b.descent.min)} | ${kb(b.descent.gzip)} |`);
+  if (b.tfjs) out.push(`| TF.js \`@tensorflow/tfjs\` | ${kb(b.tfjs.min)} | ${kb(b.tfjs.gzip)} |`);
+  if (b.webgpu) out.push(`| TF.js \`@tensorflow/tfjs-backend-webgpu\` | ${kb(b.webgpu.min)} | ${kb(b.webgpu.gzip)} |`);
+  out.push('', `- Target ≤ ${kb(b.target)} KB minified + gzip: ${b.descent.gzip <= b.target ? 'met' : 'NOT met'}.`);
+  return out.join('\n');
+}
+
 export function renderResults(r: Results): string {
   const { env } = r;
   const parts = [
@@ -191,5 +224,6 @@ export function renderResults(r: Results): string {
   if (r.mlp) parts.push(mlpSection(r.mlp, env.command), '');
   if (r.adam) parts.push(adamSection(r.adam, env.command), '');
   if (r.matmul) parts.push(matmulSection(r.matmul, env.command), '');
+  if (r.bundle) parts.push(bundleSection(r.bundle), '');
   return `${parts.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd()}\n`;
 }

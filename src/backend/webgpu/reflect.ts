@@ -21,7 +21,9 @@ interface ReflectedType {
  * Reads the resources used by the kernel's entry point and compares them with what the
  * TypeScript side declares: names, element types, access modes, the uniform struct's members and
  * the override constants. A mismatch would otherwise be a silent wrong answer, so it throws an
- * error naming the shader and the binding.
+ * error naming the shader and the binding. The tests run it over every kernel; pages do not
+ * (the WGSL parser would add some 40 KB gzipped to every page): the pipeline cache numbers
+ * bindings with the light `scanBindings` of pipelines.ts, which the tests hold to the same answers.
  */
 export function reflectBindings(kernel: KernelSpec): BindingLayout {
   const hit = cache.get(kernel);
