@@ -118,7 +118,14 @@ export class OneCycleLR extends ClosedFormLR {
     });
 
     const initial = maxLrs.map((m) => m / divFactor);
-    this.levels = { initial, max: maxLrs, min: initial.map((lr) => lr / finalDivFactor) };
+    const min = initial.map((lr) => lr / finalDivFactor);
+    // Each factor may be finite and the rates they make still overflow to Infinity.
+    const worst = Math.max(...initial, ...min);
+    if (!Number.isFinite(worst)) {
+      const option = initial.every(Number.isFinite) ? 'finalDivFactor' : 'divFactor';
+      fail(this.name, option, `such that maxLr / divFactor / finalDivFactor is a finite rate (it makes ${worst})`, option === 'divFactor' ? divFactor : finalDivFactor);
+    }
+    this.levels = { initial, max: maxLrs, min };
     this.optimizer.paramGroups.forEach((g, i) => setInitialLr(g, initial[i]!));
     this.base = initial.slice();
     this.seek(0);
@@ -163,6 +170,11 @@ export class OneCycleLR extends ClosedFormLR {
   }
 
   override loadStateDict(state: Record<string, unknown>): void {
+    // Checked before anything changes: past the cycle, the momentum below would throw half-loaded.
+    const lastEpoch = (state as Record<string, unknown> | null)?.lastEpoch;
+    if (typeof lastEpoch === 'number' && lastEpoch > this.totalSteps) {
+      fail(this.name, 'state.lastEpoch', `at most totalSteps = ${this.totalSteps}`, lastEpoch);
+    }
     super.loadStateDict(state);
     this.applyMomentum();
   }

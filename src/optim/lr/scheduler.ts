@@ -8,6 +8,8 @@
  * A schedule only ever writes `group.lr` (and, for OneCycleLR, the group's momentum); it never
  * wraps or patches the optimizer.
  */
+import type { Backend } from '../../backend/backend.js';
+import type { DeviceBuffer } from '../../backend/kernel.js';
 import { fail, integer, show } from './checks.js';
 
 /** A training step's outcome, as the Trainer reports it to a schedule (a `StepRecord`). */
@@ -15,6 +17,8 @@ export interface StepSignal {
   readonly step: number;
   /** The step's training loss (dropout active, penalties excluded). */
   readonly loss: number;
+  /** The step's global gradient norm, when the step computed it (NaN or absent otherwise). */
+  readonly gradNorm?: number;
 }
 
 /** An epoch's outcome, as `fit` reports it to a schedule (an `EpochSummary`). */
@@ -26,10 +30,25 @@ export interface EpochSignal {
   readonly validation: { readonly loss: number } | null;
 }
 
+/**
+ * A running mean of squared gradient norms kept on the device (AverageGradientLR): the pair
+ * [v, p] of shaders/optim/average_lr.wgsl, in a buffer the schedule owns so that it outlives any
+ * one update plan.
+ */
+export interface AverageNormState {
+  /** Weight of the old mean in v_t = beta * v_{t-1} + (1 - beta) * ||g_t||^2. */
+  readonly beta: number;
+  /** The pair's buffer on this backend (at least 2 floats), made on first use. */
+  buffer(backend: Backend): DeviceBuffer;
+}
+
 /** What a schedule asks the Trainer to compute on the device, inside each step. */
 export interface DeviceSchedule {
-  /** Multiply every group's rate by 1 / max(||g||, eps)^gamma of the step's own gradient. */
-  readonly gradNormLR?: { readonly gamma: number; readonly eps: number };
+  /**
+   * Multiply every group's rate by 1 / max(||g||, eps)^gamma of the step's own gradient; with
+   * `average`, by 1 / (sqrt(v_t / (1 - beta^t)) + eps) instead (gamma unused).
+   */
+  readonly gradNormLR?: { readonly gamma: number; readonly eps: number; readonly average?: AverageNormState };
 }
 
 /**

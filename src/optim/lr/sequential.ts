@@ -87,7 +87,17 @@ export class SequentialLR extends ClosedFormLR {
     if (!Array.isArray(children) || children.length !== this.schedulers.length) {
       fail(this.name, 'state.schedulers', `an array of ${this.schedulers.length} child states`, children);
     }
-    this.schedulers.forEach((s, i) => s.loadStateDict(children[i] as Record<string, unknown>));
-    super.loadStateDict(state);
+    // The children check their own state as they load it: when one refuses (or this state
+    // does), the children loaded before it and the groups they wrote are put back.
+    const saved = this.schedulers.map((s) => s.stateDict());
+    const groups = this.optimizer.paramGroups.map((g) => ({ ...g }));
+    try {
+      this.schedulers.forEach((s, i) => s.loadStateDict(children[i] as Record<string, unknown>));
+      super.loadStateDict(state);
+    } catch (e) {
+      this.schedulers.forEach((s, i) => s.loadStateDict(saved[i]!));
+      this.optimizer.paramGroups.forEach((g, i) => Object.assign(g, groups[i]));
+      throw e;
+    }
   }
 }
