@@ -167,9 +167,11 @@ export async function loadCheckpoint(trainer: Trainer, bytes: Uint8Array): Promi
   const scheduleState = schedule ? parse('scheduler') : null;
 
   // The optimizer and the schedule check their own state as they load it; if the schedule
-  // refuses, the optimizer gets its state back, so a failure still changes nothing.
+  // refuses, it and the optimizer get their state back (a schedule of one's own may have
+  // changed part of itself before refusing), so a failure still changes nothing.
   await trainer.idle();
   const before = await optimizer.stateDict();
+  const scheduleBefore = schedule?.stateDict();
   try {
     optimizer.loadStateDict(optimizerState);
   } catch (e) {
@@ -179,6 +181,7 @@ export async function loadCheckpoint(trainer: Trainer, bytes: Uint8Array): Promi
     try {
       schedule.loadStateDict(scheduleState!);
     } catch (e) {
+      schedule.loadStateDict(scheduleBefore!);
       optimizer.loadStateDict(before);
       fail((e as Error).message);
     }

@@ -90,8 +90,14 @@ function satisfies(value: unknown, rule: Rule): boolean {
   return true;
 }
 
+/** Any value as text for an error message; never throws (symbols, objects without a prototype). */
 function format(value: unknown): string {
-  return Array.isArray(value) ? `[${value.join(', ')}]` : String(value);
+  if (Array.isArray(value)) return `[${value.map(format).join(', ')}]`;
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }
 
 export abstract class Optimizer {
@@ -123,6 +129,9 @@ export abstract class Optimizer {
         if (k !== 'params' && !known.has(k)) throw new Error(`${name}: unknown option '${k}'${where}`);
       }
     };
+    if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+      throw new Error(`${name}: options must be an object such as { lr: 0.01 }, got ${format(options)}`);
+    }
     checkKeys(options, '');
     this.defaults = { ...defaults, ...definedOnly(options) };
     if (!Array.isArray(params) || params.length === 0) throw new Error(`${name}: got an empty parameter list`);
@@ -204,7 +213,7 @@ export abstract class Optimizer {
       throw new Error(`${this.name}: invalid ${key}${where}: ${format(betas)} (must be a pair [beta1, beta2])`);
     }
     betas.forEach((b, k) => {
-      if (!satisfies(b, 'in [0, 1)')) throw new Error(`${this.name}: invalid ${key}[${k}]${where}: ${b} (must be in [0, 1))`);
+      if (!satisfies(b, 'in [0, 1)')) throw new Error(`${this.name}: invalid ${key}[${k}]${where}: ${format(b)} (must be in [0, 1))`);
     });
   }
 
@@ -270,13 +279,40 @@ export abstract class Optimizer {
     return packed;
   }
 
-  /** Brings the state back from the device and frees its buffers; plans using them stop working. */
-  async detach(): Promise<void> {
+  /**
+   * Brings the state back from the device and frees its buffers; plans using them stop working.
+   * When the device cannot be read (lost, destroyed), the buffers are freed all the same and the
+   * optimizer keeps the state it had on the host before (its last `loadStateDict`, or fresh).
+   * Resolves to whether the device state was read.
+   */
+  async detach(): Promise<boolean> {
     const device = this.device;
-    if (!device) return;
-    this.hostState = await this.readDevice(device);
+    if (!device) return true;
+    let read = true;
+    try {
+      this.hostState = await this.readDevice(device);
+    } catch {
+      read = false;
+    }
     this.release(device);
     this.device = null;
+    return read;
+  }
+
+  /**
+   * Drops the device state without reading it (its device was lost) and takes as state `packed`,
+   * one array per group as its device buffer held it (slot s at s * stride), and `step` as the
+   * step count. Used by a Trainer resuming from its snapshot on a new device.
+   */
+  restorePacked(packed: readonly Float32Array[], step: number): void {
+    if (packed.length !== this.paramGroups.length) throw new Error(`${this.name}: a snapshot of ${packed.length} groups for ${this.paramGroups.length}`);
+    if (this.device) this.release(this.device);
+    this.device = null;
+    this.hostState = this.paramGroups.map((group, g) => {
+      const stride = stateStride(group);
+      return Object.fromEntries(this.stateSlots(group).map((slot, s) => [slot, packed[g]!.slice(s * stride, (s + 1) * stride)]));
+    });
+    this.stepCount = step;
   }
 
   private release(device: DeviceState): void {
