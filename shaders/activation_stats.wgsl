@@ -57,11 +57,6 @@ var<workgroup> lanes: array<vec2<f32>, wg>;
 var<workgroup> zeros: atomic<u32>;
 var<workgroup> non_finite: atomic<u32>;
 
-// By the bits: WGSL lets an implementation assume that no float is NaN or infinite.
-fn finite(x: f32) -> bool {
-  return (bitcast<u32>(x) & 0x7fffffffu) < 0x7f800000u;
-}
-
 // (2^e, 2^-e) with 2^e <= m < 2^(e+1), e in [-126, 126] (layer_stats.wgsl's pow2_scale).
 fn pow2_scale(m: f32) -> vec2<f32> {
   let e = clamp((bitcast<u32>(m) >> 23u) & 0xffu, 1u, 253u);
@@ -121,7 +116,7 @@ fn activation_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
   var bad = false;
   for (var i = lid.x; i < n; i += wg) {
     let x = load(k, i);
-    if (finite(x)) {
+    if (is_finite(x)) {
       acc = vec2<f32>(acc.x + x, max(acc.y, abs(x)));
     } else {
       bad = true;

@@ -58,11 +58,6 @@ var<workgroup> hist: array<atomic<u32>, HIST_SLOTS>;
 // Bit 0: a non-finite value in the first quantity (g or Δ); bit 1: in the weights.
 var<workgroup> non_finite: atomic<u32>;
 
-// By the bits: WGSL lets an implementation assume that no float is NaN or infinite.
-fn finite(x: f32) -> bool {
-  return (bitcast<u32>(x) & 0x7fffffffu) < 0x7f800000u;
-}
-
 fn lanes_max(l: u32) {
   workgroupBarrier();
   for (var stride = wg / 2u; stride > 0u; stride = stride / 2u) {
@@ -135,12 +130,12 @@ fn layer_stats(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) 
     let g = grads[offset + i];
     let w = weights[offset + i];
     snapshot[offset + i] = w;
-    if (finite(g)) {
+    if (is_finite(g)) {
       top.x = max(top.x, abs(g));
     } else {
       bad = bad | 1u;
     }
-    if (finite(w)) {
+    if (is_finite(w)) {
       top.y = max(top.y, abs(w));
     } else {
       bad = bad | 2u;
@@ -194,7 +189,7 @@ fn layer_delta(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) 
   var bad = 0u;
   for (var i = lid.x; i < n; i += wg) {
     let d = weights[offset + i] - snapshot[offset + i];
-    if (finite(d)) {
+    if (is_finite(d)) {
       top = max(top, abs(d));
     } else {
       bad = 1u;

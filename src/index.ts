@@ -22,6 +22,6 @@ export * as optim from './optim/index.js';
 export type { EpochSummary, FitOptions } from './train/fit.js';
 export type { Batched } from './train/batch.js';
 export type { ActivationStats, HistogramOptions, LayerStats, LayerStatsOptions } from './train/layer-stats.js';
-export { type Scheduler, type StepDescription, type StepRecord, type StepResult, Trainer, type TrainerOptions } from './train/trainer.js';
+export { type NonFinitePolicy, type Scheduler, type StepDescription, type StepRecord, type StepResult, Trainer, type TrainerMemory, type TrainerOptions } from './train/trainer.js';
 export { type FindLrOptions, type LrFinding, smoothLosses, suggestLr, sweepLrs } from './train/find-lr.js';
 export type { Samples } from './train/batch.js';

@@ -25,6 +25,9 @@
 //   hyper    storage, read         Hyper: the group's per-step scalars
 //   stats    storage, read         GradStats, written by grad_stats.wgsl
 //
+// With skip_nonfinite, a step whose GradStats.skip is set (a non-finite loss or gradient) writes
+// nothing: weights and optimizer state stay as they were, as torch's GradScaler skips a step.
+//
 // Launch: grid1d(ceil(n / (4 * elems)), wg) workgroups.
 
 struct UpdateParams {
@@ -39,6 +42,7 @@ struct GradStats {
   clip_coef: f32,
   lr_factor: f32,
   penalty: f32,
+  skip: f32,
 }
 
 override wg: u32 = 256;
@@ -47,6 +51,7 @@ override clip_by_norm: bool = false;   // multiply by stats.clip_coef
 override clip_by_value: bool = false;  // clamp to [-clip_value, clip_value]
 override scale_lr: bool = false;       // multiply the learning rate by stats.lr_factor
 override maximize: bool = false;       // ascend instead of descend, as torch's `maximize`
+override skip_nonfinite: bool = false; // write nothing when stats.skip is set
 
 @group(0) @binding(0) var<uniform> params: UpdateParams;
 @group(0) @binding(1) var<storage, read_write> weights: array<vec4<f32>>;  // w, n / 4 vec4s
@@ -82,6 +87,9 @@ fn optimizer_grad4(q: u32, h: Hyper) -> vec4<f32> {
 // vec4 straddles the end), reading the per-step scalars once.
 @compute @workgroup_size(wg)
 fn update(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  if (skip_nonfinite && stats.skip != 0.0) {
+    return;
+  }
   let first = linear_index(wid, nwg, lid, wg) * elems;
   let h = hyper;
   for (var q = first; q < min(first + elems, params.n / 4u); q++) {

@@ -4,7 +4,8 @@
 // with g_eff = g + l1*sign(w) + l2*w, before clipping (the order of optimizer_grad4 in
 // optim/common.wgsl). Thread t of workgroup k visits i = k*wg + t + j*(nwg*wg), then the
 // workgroup adds its lanes in a fixed tree, so the result is deterministic. grad_stats.wgsl
-// combines the partials of all groups.
+// combines the partials of all groups. A non-finite g_eff counts as +Inf in either norm, so that
+// a NaN cannot vanish inside a max and the step's finite check (grad_stats.wgsl) sees it.
 //
 // Bindings (by name):
 //   params    uniform  { n, base }
@@ -33,6 +34,9 @@ override norm_inf: bool = false;  // max |g_eff| instead of the sum of squares
 @group(0) @binding(3) var<storage, read> hyper: Penalties;            // l1, l2
 @group(0) @binding(4) var<storage, read_write> partials: array<f32>;  // [norm part, penalty part] per workgroup
 
+// +Inf's bits, read at run time: a constant expression may not evaluate to an infinity.
+var<private> inf_bits: u32 = 0x7f800000u;
+
 @compute @workgroup_size(wg)
 fn grad_norm_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
   let l1 = hyper.l1;
@@ -42,10 +46,11 @@ fn grad_norm_partial(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups)
   for (var i = wid.x * wg + lid.x; i < params.n; i += nwg.x * wg) {
     let w = weights[i];
     let g = grads[i] + l1 * sign(w) + l2 * w;
+    let bad = !is_finite(g);
     if (norm_inf) {
-      norm_acc = max(norm_acc, abs(g));
+      norm_acc = max(norm_acc, select(abs(g), bitcast<f32>(inf_bits), bad));
     } else {
-      norm_acc += g * g;
+      norm_acc += select(g * g, bitcast<f32>(inf_bits), bad);
     }
     penalty_acc += l1 * abs(w) + 0.5 * l2 * w * w;
   }

@@ -66,6 +66,11 @@ export interface Backend {
   idle(): Promise<void>;
   /** Rejects with the validation or out-of-memory errors raised so far (WebGPU reports them late). */
   health(): Promise<void>;
+  /**
+   * Resolves with the reason when the device is lost (a driver reset, `device.destroy()`); a
+   * backend that cannot lose its device (the CPU) leaves it out.
+   */
+  readonly whenLost?: Promise<string>;
 
   dispose(): void;
 }

@@ -1,6 +1,6 @@
 import type { Backend } from '../backend/backend.js';
 import { alignUp, type BufferView, type DeviceBuffer, type Launch, VIEW_ALIGN } from '../backend/kernel.js';
-import type { Graph, Node, Tensor } from './tensor.js';
+import { type Graph, type Node, shapeString, type Tensor } from './tensor.js';
 
 export interface CompileRequest {
   readonly graph: Graph;
@@ -66,6 +66,8 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
   const slotSize: number[] = [];
   const free: number[] = [];
   const slotOf = new Map<Tensor, number>();
+  /** What sized each slot: the tensor and the node that made it, for memory errors. */
+  const slotWhat: string[] = [];
   let unplanned = 0;
   /** The smallest free slot that fits; else the largest free slot, grown; else a new slot. */
   const allocate = (size: number): number => {
@@ -84,8 +86,16 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
     for (const t of node.op.aliases === undefined ? node.outputs : []) {
       if (isBound(t)) continue;
       const size = alignUp(Math.max(1, t.numel), VIEW_ALIGN);
+      if (size * 4 > backend.maxBufferBytes) {
+        throw new Error(
+          `${req.label}: '${node.label}' (${node.op.name}) outputs ${shapeString(t.shape)}, ${t.numel * 4} bytes, more than ` +
+            `this device's largest buffer (${backend.maxBufferBytes} bytes); use a smaller batch or layer`,
+        );
+      }
       unplanned += size * 4;
-      slotOf.set(t, allocate(size));
+      const slot = allocate(size);
+      if (slotSize[slot] === size) slotWhat[slot] = `'${node.label}' ${shapeString(t.shape)}`;
+      slotOf.set(t, slot);
     }
     for (const t of new Set([...node.inputs, ...node.outputs].map(storageOf))) {
       const slot = slotOf.get(t);
@@ -96,8 +106,20 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
   // One buffer per slot: WebGPU forbids a dispatch to bind one buffer both read-only and
   // writable, so tensors that one kernel reads and writes cannot share a buffer. The dummies fill
   // bindings a kernel variant ignores, one for each access mode for the same reason.
-  const buffers = slotSize.map((size, s) => backend.createBuffer(size * 4, `${req.label}/scratch${s}`));
-  const dummies = [backend.createBuffer(VIEW_ALIGN * 4, `${req.label}/dummy`), backend.createBuffer(VIEW_ALIGN * 4, `${req.label}/dummy-out`)];
+  // All or nothing: a buffer that cannot be made frees the ones made before it.
+  const made: DeviceBuffer[] = [];
+  const make = (bytes: number, label: string): DeviceBuffer => {
+    try {
+      const b = backend.createBuffer(bytes, label);
+      made.push(b);
+      return b;
+    } catch (e) {
+      for (const b of made) backend.destroyBuffer(b);
+      throw e;
+    }
+  };
+  const buffers = slotSize.map((size, s) => make(size * 4, `${req.label}/scratch${s} for ${slotWhat[s] ?? 'intermediates'}`));
+  const dummies = [make(VIEW_ALIGN * 4, `${req.label}/dummy`), make(VIEW_ALIGN * 4, `${req.label}/dummy-out`)];
   if (req.poison) for (const b of buffers) backend.write(b, new Float32Array(b.byteLength / 4).fill(NaN));
   const views = new Map<Tensor, BufferView>();
   const viewOf = (t: Tensor): BufferView => {
@@ -120,6 +142,7 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
     try {
       launches.push(...node.op.lower(node, io));
     } catch (e) {
+      for (const b of made) backend.destroyBuffer(b);
       throw new Error(`${req.label}: lowering ${node.op.name} '${node.label}': ${(e as Error).message}`);
     }
   }

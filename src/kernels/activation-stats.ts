@@ -3,6 +3,7 @@ import type { BindingSpec, BufferView, CpuInvocation, KernelSpec, Launch, ParamS
 import { launch } from './launch.js';
 import { floatOf, pow2Scale } from './layer-stats.js';
 import { treeSum } from './reduce.js';
+import { withCommon } from './source.js';
 
 /**
  * Mean, standard deviation and fraction of exact zeros of module outputs
@@ -71,7 +72,7 @@ function statsTwin({ buffers, params: p, overrides, workgroups }: CpuInvocation)
 /** Per tensor: mean, sum of squared deviations (scaled), and the count of exact zeros. */
 export const activationStats: KernelSpec = {
   name: 'activation_stats',
-  wgsl: source,
+  wgsl: withCommon(source),
   entry: 'activation_stats',
   params,
   bindings,

@@ -2,6 +2,7 @@ import source from '../../shaders/layer_stats.wgsl';
 import type { BufferView, CpuInvocation, KernelSpec, Launch, ParamSpec } from '../backend/kernel.js';
 import { launch } from './launch.js';
 import { treeSum } from './reduce.js';
+import { withCommon } from './source.js';
 
 /**
  * Per-tensor diagnostics of the flat parameter and gradient buffers (shaders/layer_stats.wgsl):
@@ -171,7 +172,7 @@ const bindings = {
 /** Gradient and weight norms and histograms per tensor, and the snapshot of the weights. */
 export const layerStats: KernelSpec = {
   name: 'layer_stats',
-  wgsl: source,
+  wgsl: withCommon(source),
   entry: 'layer_stats',
   params,
   bindings: [bindings.segments, bindings.weights, bindings.grads, bindings.snapshot, bindings.out],
@@ -182,7 +183,7 @@ export const layerStats: KernelSpec = {
 /** The norm of w − snapshot per tensor: the step the optimizer took. */
 export const layerDelta: KernelSpec = {
   name: 'layer_delta',
-  wgsl: source,
+  wgsl: withCommon(source),
   entry: 'layer_delta',
   params,
   bindings: [bindings.segments, bindings.weights, bindings.snapshot, bindings.out],

@@ -22,7 +22,7 @@ export const OPTIM_WG = 256;
 const scalars = (names: readonly string[]): ParamSpec[] => names.map((name) => ({ name, type: 'f32' }));
 
 /** The members of the WGSL `struct GradStats`, in order. */
-const STATS_FIELDS = ['grad_norm', 'clip_coef', 'lr_factor', 'penalty'] as const;
+const STATS_FIELDS = ['grad_norm', 'clip_coef', 'lr_factor', 'penalty', 'skip'] as const;
 
 /** Where each statistic sits in the `stats` buffer (a GradStats struct), by its camelCase name. */
 export const STATS = {
@@ -30,6 +30,7 @@ export const STATS = {
   clipCoef: STATS_FIELDS.indexOf('clip_coef'),
   lrFactor: STATS_FIELDS.indexOf('lr_factor'),
   penalty: STATS_FIELDS.indexOf('penalty'),
+  skip: STATS_FIELDS.indexOf('skip'),
 } as const;
 
 /** The first members of every update shader's `struct Hyper`, written by the update plan. */
@@ -90,7 +91,7 @@ const UPDATE_PARAMS: readonly ParamSpec[] = [
 ];
 
 /** Overrides every update shader has (optim/common.wgsl): switches off, one vec4 per invocation. */
-const UPDATE_OVERRIDES = { wg: OPTIM_WG, clip_by_norm: 0, clip_by_value: 0, scale_lr: 0, maximize: 0, elems: 1 };
+const UPDATE_OVERRIDES = { wg: OPTIM_WG, clip_by_norm: 0, clip_by_value: 0, scale_lr: 0, maximize: 0, skip_nonfinite: 0, elems: 1 };
 
 export interface UpdateKernelSpec<H extends string> {
   /** The kernel is `optim/<name>`; its entry point is the header's `update`. */
@@ -129,7 +130,10 @@ export function updateKernel<const H extends string>(spec: UpdateKernelSpec<H>):
     bindings,
     overrides: { ...UPDATE_OVERRIDES, ...spec.variants },
     hyper: spec.hyper,
-    cpu: (call) => spec.cpu(updateTwin(call, fields)),
+    cpu: (call) => {
+      if (call.overrides.skip_nonfinite && (call.buffers.stats as Float32Array)[STATS.skip] !== 0) return;
+      spec.cpu(updateTwin(call, fields));
+    },
   };
 }
 
@@ -216,7 +220,8 @@ export const gradNormPartial: KernelSpec = {
         for (let i = k * wg + lane; i < n; i += groups * wg) {
           const w = weights[i]!;
           const g = penalizedGrad(grads[i]!, w, l1!, l2!);
-          acc[0] = normInf ? Math.max(acc[0]!, Math.abs(g)) : f(acc[0]! + f(g * g));
+          const bad = !Number.isFinite(g);
+          acc[0] = normInf ? Math.max(acc[0]!, bad ? Infinity : Math.abs(g)) : f(acc[0]! + (bad ? Infinity : f(g * g)));
           acc[1] = f(acc[1]! + f(f(l1! * Math.abs(w)) + f(f(f(0.5 * l2!) * w) * w)));
         }
       });
@@ -227,8 +232,9 @@ export const gradNormPartial: KernelSpec = {
 };
 
 /**
- * Stage 2, one workgroup: combines `count` partials into the GradStats struct `stats`.
- * Uniforms: count, max_norm, gamma, eps. Overrides: norm_inf, clip_by_norm, scale_lr.
+ * Stage 2, one workgroup: combines `count` partials into the GradStats struct `stats`, and with
+ * check_finite sets its `skip` when the step's `loss`, norm or penalty is not finite.
+ * Uniforms: count, max_norm, gamma, eps. Overrides: norm_inf, clip_by_norm, scale_lr, check_finite.
  */
 export const gradStats: KernelSpec = {
   name: 'optim/grad_stats',
@@ -242,9 +248,10 @@ export const gradStats: KernelSpec = {
   ],
   bindings: [
     { name: 'partials', type: 'f32', access: 'read' },
+    { name: 'loss', type: 'f32', access: 'read' },
     { name: 'stats', type: 'f32', access: 'read_write', fields: scalars(STATS_FIELDS) },
   ],
-  overrides: { wg: OPTIM_WG, norm_inf: 0, clip_by_norm: 0, scale_lr: 0 },
+  overrides: { wg: OPTIM_WG, norm_inf: 0, clip_by_norm: 0, scale_lr: 0, check_finite: 0 },
   cpu({ buffers, params, overrides }) {
     const partials = buffers.partials as Float32Array;
     const stats = buffers.stats as Float32Array;
@@ -261,6 +268,8 @@ export const gradStats: KernelSpec = {
     stats[STATS.clipCoef] = overrides.clip_by_norm ? Math.min(1, f(f(1 / f(norm + f(1e-6))) * f(params.max_norm!))) : 1;
     stats[STATS.lrFactor] = overrides.scale_lr ? f(1 / f(Math.pow(Math.max(norm, f(params.eps!)), f(params.gamma!)))) : 1;
     stats[STATS.penalty] = penalty;
+    const finite = Number.isFinite(buffers.loss![0]!) && Number.isFinite(norm) && Number.isFinite(penalty);
+    stats[STATS.skip] = overrides.check_finite && !finite ? 1 : 0;
   },
 };
 

@@ -5,10 +5,12 @@
  * coefficient and the lr factor go from the reduction to the updates through the `stats` buffer.
  */
 import type { Backend } from '../backend/backend.js';
-import type { DeviceBuffer, Launch } from '../backend/kernel.js';
+import type { BufferView, DeviceBuffer, Launch } from '../backend/kernel.js';
 import { alignUp, VIEW_ALIGN, view } from '../backend/kernel.js';
+import { averageLrLaunch } from '../kernels/average-lr.js';
 import { launch } from '../kernels/launch.js';
 import { gradNormPartial, gradStats, hyperFields, OPTIM_WG, STATS, updateElems } from '../kernels/optim.js';
+import type { AverageNormState } from './lr/scheduler.js';
 import { groupLayout, type Optimizer, type ParamGroup } from './optimizer.js';
 
 export { STATS };
@@ -36,17 +38,30 @@ export interface UpdateOptions {
   /** Default l2 of the groups that set none: l2/2 * sum w^2 is added to the loss. */
   l2?: number;
   /** Multiply every group's lr by 1 / max(norm, eps)^gamma (GradientNormLR), computed on the GPU. */
-  gradNormLR?: { gamma: number; eps: number };
+  gradNormLR?: {
+    gamma: number;
+    eps: number;
+    /** AverageGradientLR: the factor is 1 / (sqrt(v_t / (1 - beta^t)) + eps) of the running mean v_t of ||g||^2 instead. */
+    average?: AverageNormState;
+  };
   /** Run the reduction for diagnostics even when nothing above needs it. */
   computeNorm?: boolean;
+  /**
+   * Leave parameters and optimizer state untouched on a step whose loss, gradient norm or
+   * penalty is not finite (the reduction runs every step; `stats[STATS.skip]` says it skipped).
+   * The host's step count still advances: call `optimizer.stepCount -= 1` when the skip is seen.
+   */
+  skipNonFinite?: boolean;
+  /** The step's loss (one float), checked with `skipNonFinite`. */
+  loss?: BufferView;
 }
 
 export interface UpdatePlan {
   /** Appended by the trainer after the backward launches, in the same submit. */
   readonly launches: Launch[];
   /**
-   * f32 [gradNorm, clipCoef, lrFactor, penalty] (indices in STATS), valid after a step when the
-   * reduction runs (`reduces`); otherwise [0, 1, 1, 0]. Read back asynchronously.
+   * f32 [gradNorm, clipCoef, lrFactor, penalty, skip] (indices in STATS), valid after a step when
+   * the reduction runs (`reduces`); otherwise [0, 1, 1, 0, 0]. Read back asynchronously.
    */
   readonly stats: DeviceBuffer;
   /** True when the launches start with the gradient-norm reduction. */
@@ -102,6 +117,8 @@ function validateOptions(o: UpdateOptions): void {
   if (o.gradNormLR !== undefined) {
     if (!nonNegative(o.gradNormLR.gamma)) fail('gradNormLR.gamma must be a number >= 0', o.gradNormLR.gamma);
     if (!positive(o.gradNormLR.eps)) fail('gradNormLR.eps must be a positive number', o.gradNormLR.eps);
+    const beta = o.gradNormLR.average?.beta;
+    if (o.gradNormLR.average !== undefined && !(nonNegative(beta) && beta! < 1)) fail('gradNormLR.average.beta must be a number in [0, 1)', beta);
   }
 }
 
@@ -141,6 +158,7 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
     options.clipGradNorm !== undefined ||
     options.gradNormLR !== undefined ||
     options.computeNorm === true ||
+    options.skipNonFinite === true ||
     groups.some((g) => penalties(g, options).some((p) => p > 0));
 
   const owned: DeviceBuffer[] = [];
@@ -178,18 +196,29 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
       }));
       base += counts[g]!;
     });
+    const loss = options.loss ?? view(make(VIEW_ALIGN, 'no-loss'));
     launches.push(launch(gradStats, {
-      bindings: { partials: view(partials), stats: view(stats) },
+      bindings: { partials: view(partials), loss, stats: view(stats) },
       params: {
         count: total,
         max_norm: options.clipGradNorm ?? 0,
         gamma: options.gradNormLR?.gamma ?? 0,
         eps: options.gradNormLR?.eps ?? 1,
       },
-      overrides: { norm_inf: normInf, clip_by_norm: Number(options.clipGradNorm !== undefined), scale_lr: Number(options.gradNormLR !== undefined) },
+      overrides: {
+        norm_inf: normInf,
+        clip_by_norm: Number(options.clipGradNorm !== undefined),
+        scale_lr: Number(options.gradNormLR !== undefined),
+        check_finite: Number(options.skipNonFinite === true),
+      },
       workgroups: [1, 1, 1],
       label: `${optimizer.name}/grad_stats`,
     }));
+    const average = options.gradNormLR?.average;
+    if (average) {
+      // Overwrites the lr factor grad_stats wrote with the running-mean one, before any update reads it.
+      launches.push(averageLrLaunch(view(average.buffer(backend)), view(stats), average.beta, options.gradNormLR!.eps, `${optimizer.name}/average_lr`));
+    }
   }
 
   const fields: string[][] = [];
@@ -214,6 +243,7 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
         clip_by_norm: Number(options.clipGradNorm !== undefined),
         clip_by_value: Number(options.clipGradValue !== undefined),
         scale_lr: Number(options.gradNormLR !== undefined),
+        skip_nonfinite: Number(options.skipNonFinite === true),
         ...(lanes === 4 ? { elems } : {}),
       },
       threads: Math.ceil(length / (elems * lanes)),

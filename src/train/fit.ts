@@ -27,7 +27,10 @@ export interface FitOptions {
   onStep?: (record: StepRecord) => void;
   /** Called after every epoch; may be async (the next epoch waits for it). */
   onEpoch?: (summary: EpochSummary) => void | Promise<void>;
-  /** Stops after the step in flight; `fit` then resolves with the epochs completed. */
+  /**
+   * Stops after the step in flight; `fit` then resolves with the epochs completed. A fit also
+   * ends this way when onNonFinite 'stop' sets `trainer.stopped`.
+   */
   signal?: AbortSignal;
   /**
    * Waits for the device every this many steps, so that at most this many steps are in flight
@@ -85,53 +88,76 @@ export async function fit(trainer: Trainer, samples: Samples, options: FitOption
   const yieldEvery = options.yieldEvery ?? (options.onYield ? 16 : Infinity);
   if (!(yieldEvery >= 0)) throw new Error(`fit: yieldEvery must be a number of milliseconds >= 0, got ${yieldEvery}`);
 
+  // Bad values stop the fit before any step, named by their sample in the dataset.
+  trainer.checkSamples(samples, batchSize, 'Trainer.fit');
+  if (validation) trainer.checkSamples(validation, batchSize, 'Trainer.fit (validation)');
+  trainer.stopped = null;
+  const halted = (): boolean => signal?.aborted === true || trainer.stopped !== null;
+
   const summaries: EpochSummary[] = [];
   let total = 0;
   let lastYield = performance.now();
   // Training goes on from the trainer's data position, where an earlier fit or a checkpoint stopped.
   const first = trainer.dataPosition.epoch;
-  for (let epoch = first; epoch - first < epochs && total < maxSteps && !signal?.aborted; epoch++) {
-    const started = performance.now();
-    const records: Promise<StepRecord>[] = [];
-    const skip = epoch === first ? trainer.dataPosition.batch : 0;
-    let batch = 0;
-    let cut = false;
-    for (const { x, y } of epochBatches(samples, trainer.options.inputShape, batchSize, { shuffle, seed: seed + epoch, dropLast })) {
-      if (batch < skip) {
-        batch++;
-        continue;
-      }
-      if (signal?.aborted || total >= maxSteps) {
-        cut = true;
-        break;
-      }
-      const { record } = trainer.step(x, y);
-      trainer.dataPosition = { epoch, batch: ++batch };
-      total++;
-      records.push(onStep ? record.then((r) => (onStep(r), r)) : record);
-      if (records.length % syncEvery === 0) await record;
-      if (performance.now() - lastYield >= yieldEvery) {
-        await onYield();
-        lastYield = performance.now();
-      }
+  const startStep = trainer.stepCount;
+  // A lost device: the trainer resumes from its last snapshot on a new one, and so does the loop.
+  for (;;) {
+    try {
+      await epochLoop();
+      return summaries;
+    } catch (e) {
+      if (!(await trainer.recoverIfLost(e))) throw e;
+      total = Math.max(0, trainer.stepCount - startStep);
     }
-    if (!cut) trainer.dataPosition = { epoch: epoch + 1, batch: 0 };
-    const done = await Promise.all(records);
-    if (signal?.aborted) break;
-    const evaluated = validation ? await trainer.evaluate(validation, { batchSize }) : null;
-    const summary: EpochSummary = {
-      epoch,
-      loss: mean(done.map((r) => r.loss)),
-      steps: done.length,
-      lr: done[done.length - 1]?.lr ?? NaN,
-      validation: evaluated,
-      seconds: (performance.now() - started) / 1000,
-    };
-    trainer.options.scheduler?.afterEpoch?.(summary);
-    summaries.push(summary);
-    await onEpoch?.(summary);
   }
-  return summaries;
+
+  async function epochLoop(): Promise<void> {
+    const resume = trainer.dataPosition;
+    for (let epoch = resume.epoch; epoch - first < epochs && total < maxSteps && !halted(); epoch++) {
+      const started = performance.now();
+      const records: Promise<StepRecord>[] = [];
+      const skip = epoch === resume.epoch ? resume.batch : 0;
+      let batch = 0;
+      let cut = false;
+      for (const { x, y } of epochBatches(samples, trainer.options.inputShape, batchSize, { shuffle, seed: seed + epoch, dropLast })) {
+        if (batch < skip) {
+          batch++;
+          continue;
+        }
+        if (halted() || total >= maxSteps) {
+          cut = true;
+          break;
+        }
+        const { record } = trainer.step(x, y);
+        trainer.dataPosition = { epoch, batch: ++batch };
+        total++;
+        const reported = onStep ? record.then((r) => (onStep(r), r)) : record;
+        // Awaited below; a lost device may fail it before then, which must not surface twice.
+        reported.catch(() => undefined);
+        records.push(reported);
+        if (records.length % syncEvery === 0) await trainer.guard(record);
+        if (performance.now() - lastYield >= yieldEvery) {
+          await onYield();
+          lastYield = performance.now();
+        }
+      }
+      if (!cut) trainer.dataPosition = { epoch: epoch + 1, batch: 0 };
+      const done = await trainer.guard(Promise.all(records));
+      if (halted()) break;
+      const evaluated = validation ? await trainer.evaluate(validation, { batchSize }) : null;
+      const summary: EpochSummary = {
+        epoch,
+        loss: mean(done.map((r) => r.loss)),
+        steps: done.length,
+        lr: done[done.length - 1]?.lr ?? NaN,
+        validation: evaluated,
+        seconds: (performance.now() - started) / 1000,
+      };
+      trainer.options.scheduler?.afterEpoch?.(summary);
+      summaries.push(summary);
+      await onEpoch?.(summary);
+    }
+  }
 }
 
 function mean(values: readonly number[]): number {

@@ -21,6 +21,10 @@ export class FlatParameters {
     all: readonly Parameter[],
     optimizer: Optimizer,
   ) {
+    const held = all.find((p) => p.store !== null);
+    if (held) {
+      throw new Error(`Trainer: parameter '${held.name}' is held by another Trainer that is still alive; await its dispose() first (a model trains under one Trainer at a time)`);
+    }
     const packed = packParameters(optimizer);
     this.trained = new Set();
     optimizer.paramGroups.forEach((group, g) =>
@@ -94,6 +98,18 @@ export class FlatParameters {
     return all !== null;
   }
 
+  /**
+   * Gives each parameter its values in `all` (a copy of the parameter buffer) as host data and
+   * releases it, without reading the device: for a device that was lost.
+   */
+  restore(all: Float32Array): void {
+    for (const p of this.order) {
+      const o = this.offsets.get(p)!;
+      p.data = all.slice(o, o + p.numel);
+      p.store = null;
+    }
+  }
+
   dispose(): void {
     this.backend.destroyBuffer(this.layout.params);
     this.backend.destroyBuffer(this.layout.grads);
@@ -146,6 +162,15 @@ export class FlatBuffers {
     for (const b of this.order) {
       const o = this.offsets.get(b)!;
       if (all) b.data = all.slice(o, o + b.numel);
+      b.store = null;
+    }
+  }
+
+  /** As `FlatParameters.restore`, for the module buffers. */
+  restore(all: Float32Array): void {
+    for (const b of this.order) {
+      const o = this.offsets.get(b)!;
+      b.data = all.slice(o, o + b.numel);
       b.store = null;
     }
   }

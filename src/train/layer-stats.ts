@@ -148,6 +148,11 @@ export class LayerStatsPlan {
   private readonly bins: number;
   private readonly logGradRange: readonly [number, number];
   private readonly owned: DeviceBuffer[] = [];
+
+  /** Device bytes of the plan's own buffers (statistics, staging on the device). */
+  get bytes(): number {
+    return this.owned.reduce((a, b) => a + b.byteLength, 0);
+  }
   private readonly out: DeviceBuffer;
   private readonly log: StepLog;
   private tracked = 0;

@@ -1,14 +1,15 @@
 import type { Program } from '../backend/backend.js';
-import type { BufferView, DeviceBuffer, Launch } from '../backend/kernel.js';
+import { type BufferView, type DeviceBuffer, type Launch, view } from '../backend/kernel.js';
 import type { Device } from '../device.js';
 import { compileGraph, type CompiledGraph } from '../graph/compile.js';
+import { EMBEDDING } from '../graph/ops/embedding.js';
 import { STEP_INFO, type Tensor } from '../graph/tensor.js';
 import type { Loss } from '../nn/loss.js';
 import type { Module } from '../nn/module.js';
 import type { TrainingHooks } from '../optim/lr/scheduler.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import { planUpdate, STATS, type UpdatePlan } from '../optim/update-plan.js';
-import { batchOf, type Batched, checkTargets, inputDtype, type Samples, samplesOf, targetsPerSample, validateOptions } from './batch.js';
+import { batchOf, type Batched, checkInputValues, checkTargets, checkTargetValues, type IdLimit, inputDtype, kindOf, type Samples, samplesOf, targetsPerSample, validateOptions } from './batch.js';
 import { FlatBuffers, FlatParameters } from './flat-parameters.js';
 import { findLr, type FindLrOptions, type LrFinding } from './find-lr.js';
 import { type EpochSummary, fit, type FitOptions } from './fit.js';
@@ -26,6 +27,47 @@ import { type Traced, trace } from './trace.js';
  * step ReduceLROnPlateau with your metric yourself.
  */
 export type Scheduler = TrainingHooks;
+
+export interface RecoveryOptions {
+  /** Steps between snapshots (default 100). */
+  every?: number;
+  /** Makes the device to resume on; default `createDevice({ backend: <the lost device's kind> })`. */
+  device?: () => Promise<Device>;
+  /** Called after each recovery, before training goes on. */
+  onRecover?: (report: RecoveryReport) => void;
+}
+
+/** What a recovery from a lost device did. */
+export interface RecoveryReport {
+  /** The device's own words for the loss. */
+  readonly reason: string;
+  /** Steps enqueued when the loss was noticed. */
+  readonly lostAtStep: number;
+  /** The step training goes on from: the snapshot's. */
+  readonly resumedFromStep: number;
+  /** lostAtStep − resumedFromStep: steps to run again. */
+  readonly stepsLost: number;
+}
+
+/** The trainer's state at one step, on the host: what a recovery restores. */
+interface Snapshot {
+  readonly step: number;
+  readonly optimizerStep: number;
+  readonly dataPosition: { epoch: number; batch: number };
+  readonly schedule: Record<string, unknown> | null;
+  readonly params: Float32Array;
+  readonly buffers: Float32Array;
+  readonly state: Float32Array[];
+}
+
+interface StatefulSchedule {
+  stateDict(): Record<string, unknown>;
+  loadStateDict(state: Record<string, unknown>): void;
+}
+
+const DEFAULT_SNAPSHOT_EVERY = 100;
+
+export type NonFinitePolicy = 'warn' | 'throw' | 'skipStep' | 'stop' | 'ignore';
 
 export interface TrainerOptions {
   loss: Loss;
@@ -45,11 +87,36 @@ export interface TrainerOptions {
   /** Compute the gradient norm every step for diagnostics even without clipping. */
   trackGradNorm?: boolean;
   /**
-   * What a non-finite loss (NaN or ±Infinity, usually a diverging learning rate) does when its
-   * step's record arrives: 'warn' (default) logs once, naming the step; 'throw' rejects that
-   * step's promises with an error; 'ignore' records it silently.
+   * What a step whose loss or gradients are not finite (NaN or ±Infinity: a diverging learning
+   * rate, an overflow) does:
+   * - 'warn' (default): logs once when its record arrives, naming the step;
+   * - 'throw': rejects that step's promises with an error naming the step, the learning rate and
+   *   the first parameter whose gradient is not finite;
+   * - 'skipStep': the device checks the loss and the gradient norm inside the step and, when
+   *   either is not finite, leaves parameters and optimizer state as they were (as torch's
+   *   GradScaler skips a step), without any wait; the record says `skipped: true`;
+   * - 'stop': skips like 'skipStep', then `fit` ends after the step in flight and
+   *   `trainer.stopped` says why; the model keeps its last finite weights;
+   * - 'ignore': records it silently.
+   * Module buffers updated in the forward pass (BatchNorm's running statistics) are not rolled back.
    */
-  onNonFinite?: 'warn' | 'throw' | 'ignore';
+  onNonFinite?: NonFinitePolicy;
+  /**
+   * Check every batch on the host before it reaches the device (default true): finite inputs and
+   * float targets, class indices in range, token ids inside the embedding. Errors name the
+   * sample and the position. Turn off only for data already checked, to save a pass over it.
+   */
+  checkInputs?: boolean;
+  /**
+   * Surviving a lost GPU device (a driver reset, a long-backgrounded tab, `device.destroy()`):
+   * every `every` steps (default 100) the trainer copies parameters, module buffers and optimizer
+   * state to the host asynchronously, with the host-side counters. When the device is lost,
+   * `fit` asks `device()` for a new one (default: `createDevice` with the same backend kind),
+   * rebuilds its plans there, restores the last snapshot and goes on, losing at most `every`
+   * steps; `onRecover` hears of each recovery. `false` turns snapshots off. The CPU backend
+   * cannot lose its device and takes no snapshots.
+   */
+  recovery?: false | RecoveryOptions;
   /**
    * Per-layer diagnostics every `every` steps (step % every === 0): each parameter's gradient
    * norm, weight norm and update-to-weight ratio, with `histograms` also log10|g| and weight
@@ -68,6 +135,11 @@ export interface StepRecord {
   /** Global gradient norm (NaN when neither clipping nor tracking computed it). */
   readonly gradNorm: number;
   readonly penalty: number;
+  /**
+   * True when the step's loss or gradients were not finite and, under onNonFinite 'skipStep' or
+   * 'stop', its update was skipped on the device: parameters and optimizer state are unchanged.
+   */
+  readonly skipped?: boolean;
   /** Per parameter, by torch name, on the steps `layerStats` tracks; absent on the others. */
   readonly layerStats?: Readonly<Record<string, LayerStats>>;
   /** Per module path, on tracked steps with `layerStats.activations`; absent on the others. */
@@ -90,6 +162,18 @@ export interface StepDescription {
   readonly trackedScratchBytes: number;
 }
 
+/** Device bytes a trainer holds, by kind (see `Trainer.memory`). */
+export interface TrainerMemory {
+  readonly parameters: number;
+  readonly gradients: number;
+  readonly optimizerState: number;
+  readonly buffers: number;
+  readonly activations: number;
+  readonly inputs: number;
+  readonly other: number;
+  readonly total: number;
+}
+
 export interface StepResult {
   /** Resolves when the device has finished the step; never awaited inside the step. */
   readonly loss: Promise<number>;
@@ -110,6 +194,8 @@ interface StepPlan {
   readonly trackedLoss: BufferView | null;
   /** Number of classes for class-index targets. */
   readonly classes: number;
+  /** The token ids the input may hold, for a model that begins with Embedding. */
+  readonly ids: IdLimit | null;
 }
 
 /** The compiled eval-mode forward for one batch size. */
@@ -122,9 +208,29 @@ interface EvalPlan {
   readonly output: BufferView;
   readonly loss: BufferView | null;
   readonly correct: BufferView | null;
+  readonly ids: IdLimit | null;
 }
 
 const RECORD_WIDTH = 8;
+
+/**
+ * The ids the input may hold when it feeds embeddings (directly or through views): [0, n) of the
+ * smallest table. Null for float inputs.
+ */
+function idLimit(t: Traced): IdLimit | null {
+  if (t.x.dtype !== 'i32') return null;
+  const reach = new Set<Tensor>([t.x]);
+  let found: IdLimit | null = null;
+  for (const node of t.graph.nodes) {
+    if (node.op === EMBEDDING && reach.has(node.inputs[0]!)) {
+      const limit = node.inputs[1]!.shape[0]!;
+      if (!found || limit < found.limit) found = { limit, layer: `the embedding '${node.label}'` };
+    } else if (node.inputs.length === 1 && reach.has(node.inputs[0]!)) {
+      for (const o of node.outputs) if (o.dtype === 'i32') reach.add(o);
+    }
+  }
+  return found;
+}
 
 /**
  * Trains a model on a device. The first step for a batch size traces the model, differentiates
@@ -141,6 +247,8 @@ export class Trainer {
   private update: UpdatePlan | null = null;
   private layerStats: LayerStatsPlan | null = null;
   private log: StepLog | null = null;
+  /** The training loss, one float: every step plan writes it here, where the finite check reads it. */
+  private lossBuffer: DeviceBuffer | null = null;
   /** [seed, step, 0, 0], rewritten before every step for counter-based randomness. */
   private stepInfo: DeviceBuffer | null = null;
   private readonly stepScalars = new Uint32Array(4);
@@ -160,20 +268,131 @@ export class Trainer {
   private unchecked = false;
   private lastRecord: Promise<unknown> = Promise.resolve();
   private warnedNonFinite = false;
+  /**
+   * Set under onNonFinite 'stop' when a step's loss or gradients were not finite: that step and
+   * the message; `fit` ends, and `step()` may still be called (after lowering the rate, say).
+   */
+  stopped: { step: number; message: string } | null = null;
   /** Set while findLr runs its sweep steps. */
   private sweeping = false;
 
+  /** Reports of the recoveries from lost devices so far. */
+  readonly recoveries: RecoveryReport[] = [];
+  private current: Device;
+  /** The last complete snapshot, and whether a newer one is being read. */
+  private snapshot: Snapshot | null = null;
+  private snapshotting = false;
+
   constructor(
-    readonly device: Device,
+    device: Device,
     readonly model: Module,
     readonly options: TrainerOptions,
   ) {
     validateOptions(model, options);
     this.seed = options.seed ?? 0;
+    this.current = device;
+  }
+
+  /** The device the trainer runs on; a new one after a recovery from a lost device. */
+  get device(): Device {
+    return this.current;
   }
 
   private get backend() {
-    return this.device.backend;
+    return this.current.backend;
+  }
+
+  private get snapshotEvery(): number {
+    const r = this.options.recovery;
+    if (r === false || !this.backend.whenLost) return 0;
+    return r?.every ?? DEFAULT_SNAPSHOT_EVERY;
+  }
+
+  private schedule(): StatefulSchedule | null {
+    const s = this.options.scheduler as Partial<StatefulSchedule> | undefined;
+    return typeof s?.stateDict === 'function' && typeof s.loadStateDict === 'function' ? (s as StatefulSchedule) : null;
+  }
+
+  /**
+   * Copies the state after every step enqueued so far to the host, without waiting: the reads
+   * are queued behind those steps, and the host counters are taken now, in the same order.
+   */
+  private takeSnapshot(): void {
+    if (this.snapshotting) return;
+    const backend = this.backend;
+    const { optimizer } = this.options;
+    const host = {
+      step: this.stepCount,
+      optimizerStep: optimizer.stepCount,
+      dataPosition: { ...this.dataPosition },
+      schedule: this.schedule()?.stateDict() ?? null,
+    };
+    const reads = [this.flat!.layout.params, this.modelBuffers!.buffer, ...optimizer.deviceState(backend).buffers].map((b) => backend.read(b));
+    this.snapshotting = true;
+    // Complete once the records of the steps before it are in `history` too.
+    Promise.all([this.lastRecord, ...reads]).then(
+      ([, params, buffers, ...state]) => {
+        if (backend !== this.backend) return;
+        this.snapshot = {
+          ...host,
+          params: new Float32Array(params as ArrayBuffer),
+          buffers: new Float32Array(buffers as ArrayBuffer),
+          state: state.map((s) => new Float32Array(s as ArrayBuffer)),
+        };
+      },
+      () => undefined,
+    ).finally(() => {
+      this.snapshotting = false;
+    });
+  }
+
+  /**
+   * `work`, or its failure as soon as the device is lost (a lost device may never settle the
+   * reads that `work` waits for).
+   */
+  guard<T>(work: Promise<T>): Promise<T> {
+    const lost = this.backend.whenLost;
+    if (!lost) return work;
+    return Promise.race([work, lost.then((reason) => Promise.reject(new Error(`Trainer: the device was lost (${reason})`)))]);
+  }
+
+  /**
+   * After `error` stopped training: if the device was lost, resumes on a new device from the
+   * last snapshot (see `recovery`) and resolves true; otherwise resolves false, changing nothing.
+   */
+  async recoverIfLost(error: unknown): Promise<boolean> {
+    const lost = this.backend.whenLost;
+    if (!lost || this.options.recovery === false || this.disposed) return false;
+    const reason = await Promise.race([lost, new Promise<null>((r) => setTimeout(() => r(null), 200))]);
+    if (reason === null) return false;
+    await this.recover(reason, error);
+    return true;
+  }
+
+  private async recover(reason: string, error: unknown): Promise<void> {
+    const snap = this.snapshot;
+    if (!snap || !this.flat) {
+      throw new Error(`Trainer: the device was lost (${reason}) before the first snapshot was taken, so there is nothing to resume from: ${(error as Error)?.message ?? error}`);
+    }
+    const lostAtStep = this.stepCount;
+    const make = (this.options.recovery || {}).device ?? (async () => (await import('../device.js')).createDevice({ backend: this.current.kind }));
+    const next = await make();
+    // Everything on the lost device goes, unread: the snapshot holds what survives.
+    this.flat.restore(snap.params);
+    this.modelBuffers!.restore(snap.buffers);
+    this.options.optimizer.restorePacked(snap.state, snap.optimizerStep);
+    this.releaseDevice();
+    this.current = next;
+    this.stepCount = snap.step;
+    this.dataPosition = { ...snap.dataPosition };
+    // The steps from the snapshot on run again; their records (those that came) go.
+    const kept = this.history.filter((r) => r.step < snap.step);
+    this.history.splice(0, this.history.length, ...kept);
+    if (snap.schedule) this.schedule()?.loadStateDict(snap.schedule);
+    this.lastRecord = Promise.resolve();
+    const report: RecoveryReport = { reason, lostAtStep, resumedFromStep: snap.step, stepsLost: lostAtStep - snap.step };
+    this.recoveries.push(report);
+    (this.options.recovery || {}).onRecover?.(report);
   }
 
   private ensureState(): void {
@@ -182,7 +401,11 @@ export class Trainer {
     this.model.namedParameters();
     this.flat = new FlatParameters(this.backend, this.model.parameters(), optimizer);
     this.modelBuffers = new FlatBuffers(this.backend, [...this.model.buffers(), ...(this.options.loss.buffers ?? [])]);
+    this.lossBuffer = this.backend.createBuffer(4, 'loss');
+    const policy = this.options.onNonFinite ?? 'warn';
     this.update = planUpdate(this.backend, optimizer, this.flat.layout, {
+      skipNonFinite: policy === 'skipStep' || policy === 'stop',
+      loss: view(this.lossBuffer, 0, 1),
       clipGradNorm,
       clipGradValue,
       l1,
@@ -219,6 +442,9 @@ export class Trainer {
     const xBuf = this.backend.createBuffer(t.x.numel * 4, `x[${batch}]`);
     const yBuf = this.backend.createBuffer(t.y!.numel * 4, `y[${batch}]`);
     const bound = this.boundInputs(t, xBuf, yBuf);
+    if (t.loss!.numel !== 1) throw new Error(`Trainer: the loss must be one number, got shape [${t.loss!.shape.join(', ')}] (use reduction 'mean' or 'sum')`);
+    const lossView = view(this.lossBuffer!, 0, 1);
+    bound.set(t.loss!, lossView);
     const outputs: Tensor[] = [t.loss!];
     t.grads.forEach((d, i) => {
       if (!d) return;
@@ -231,8 +457,8 @@ export class Trainer {
     const program = this.backend.compile([...compiled.launches, ...this.update!.launches], label);
     const tracked = this.layerStats?.trackedStep({ graph: t.graph, bound, outputs, label }, compiled, this.update!.launches) ?? null;
     const classes = this.options.loss.targets === 'class' ? (t.output.shape[1] ?? 1) : 0;
-    const trackedLoss = tracked?.views.get(t.loss!) ?? null;
-    const plan = { batch, x: xBuf, y: yBuf, compiled, program, tracked, loss: compiled.views.get(t.loss!)!, trackedLoss, classes };
+    const trackedLoss = tracked ? lossView : null;
+    const plan = { batch, x: xBuf, y: yBuf, compiled, program, tracked, loss: lossView, trackedLoss, classes, ids: idLimit(t) };
     this.plans.set(batch, plan);
     this.unchecked = true;
     return plan;
@@ -276,6 +502,7 @@ export class Trainer {
       output: compiled.views.get(t.output)!,
       loss: t.loss ? compiled.views.get(t.loss)! : null,
       correct: t.correct ? compiled.views.get(t.correct)! : null,
+      ids: idLimit(t),
     };
     this.evalPlans.set(key, plan);
     return plan;
@@ -290,8 +517,10 @@ export class Trainer {
    * `model.eval()`: logits for a classifier. Runs after every step submitted before it.
    */
   async predict(x: Float32Array | Int32Array): Promise<Float32Array> {
+    const batch = batchOf(x, this.options.inputShape, 'predict');
     this.inputType(x, 'predict');
-    const plan = this.evalPlan(batchOf(x, this.options.inputShape, 'predict'), false);
+    const plan = this.evalPlan(batch, false);
+    if (this.options.checkInputs ?? true) checkInputValues(x, this.options.inputShape, plan.ids, 'Trainer.predict', 'batch');
     this.backend.write(plan.x, x);
     this.backend.run(plan.program);
     const out = await this.readView(plan.output);
@@ -308,8 +537,8 @@ export class Trainer {
    */
   async evaluate(dataset: Samples, { batchSize = 256 } = {}): Promise<{ loss: number; accuracy: number }> {
     const sample = this.options.inputShape.reduce((a, b) => a * b, 1);
-    this.inputType(dataset.x, 'evaluate');
     const n = batchOf(dataset.x, this.options.inputShape, 'evaluate');
+    this.inputType(dataset.x, 'evaluate');
     const perTarget = targetsPerSample(dataset, n, 'Trainer.evaluate');
     const { loss: lossFn } = this.options;
     const sum = lossFn.reduction === 'sum';
@@ -321,8 +550,14 @@ export class Trainer {
       const plan = this.evalPlan(count, true);
       const y = dataset.y.subarray(start * perTarget, (start + count) * perTarget);
       const classes = lossFn.targets === 'class' ? plan.output.length / y.length : 0;
-      checkTargets(lossFn, { batch: count, y: plan.y!, classes }, y);
-      this.backend.write(plan.x, dataset.x.subarray(start * sample, (start + count) * sample));
+      const check = this.options.checkInputs ?? true;
+      checkTargets(lossFn, { batch: count, y: plan.y!, classes }, y, false);
+      const x = dataset.x.subarray(start * sample, (start + count) * sample);
+      if (check) {
+        checkInputValues(x, this.options.inputShape, plan.ids, 'Trainer.evaluate', 'dataset', start);
+        checkTargetValues(lossFn, y, classes, 'Trainer.evaluate', 'dataset', start, perTarget);
+      }
+      this.backend.write(plan.x, x);
       this.backend.write(plan.y!, y);
       this.backend.run(plan.program);
       let targets = y.length;
@@ -348,14 +583,20 @@ export class Trainer {
   ): StepResult {
     if (this.disposed) throw new Error('Trainer: step() after dispose()');
     const x = samplesOf(input, this.options.inputShape, 'x');
+    const batch = batchOf(x, this.options.inputShape, 'step');
     this.inputType(x, 'step');
-    const plan = this.plan(batchOf(x, this.options.inputShape, 'step'));
-    const y = target instanceof Int32Array || target instanceof Float32Array ? target : target.data;
-    if (!(target instanceof Int32Array || target instanceof Float32Array) && (target.shape[0] !== plan.batch || target.shape.reduce((a, b) => a * b, 1) !== y.length)) {
+    const plan = this.plan(batch);
+    const shaped = typeof target === 'object' && target !== null && !ArrayBuffer.isView(target) && 'data' in target;
+    const y = (shaped ? target.data : target) as Int32Array | Float32Array;
+    if (shaped && (!Array.isArray(target.shape) || target.shape[0] !== plan.batch || target.shape.reduce((a, b) => a * b, 1) !== y.length)) {
       throw new Error(`Trainer.step: y has shape [${target.shape.join(', ')}] and ${y.length} values, for a batch of ${plan.batch}`);
     }
-    checkTargets(this.options.loss, plan, y);
+    const check = this.options.checkInputs ?? true;
+    if (check) checkInputValues(x, this.options.inputShape, plan.ids, 'Trainer.step', 'batch');
+    checkTargets(this.options.loss, plan, y, check);
 
+    const every = this.snapshotEvery;
+    if (every > 0 && this.stepCount % every === 0) this.takeSnapshot();
     this.backend.write(plan.x, x);
     this.backend.write(plan.y, y);
     const lr = this.options.optimizer.paramGroups[0]?.lr ?? NaN;
@@ -369,7 +610,7 @@ export class Trainer {
     const lossView = tracked ? plan.trackedLoss! : plan.loss;
     const { copies, record } = this.log!.record(step, [
       { name: 'loss', src: lossView.buffer, byteOffset: lossView.offset * 4, floats: 1 },
-      { name: 'stats', src: this.update!.stats, byteOffset: 0, floats: 4 },
+      { name: 'stats', src: this.update!.stats, byteOffset: 0, floats: 5 },
     ]);
     const layer = tracked?.record() ?? null;
     this.backend.run(tracked ? tracked.program : plan.program, layer ? [...copies, ...layer.copies] : copies);
@@ -378,20 +619,24 @@ export class Trainer {
     const scheduler = sweep ? undefined : this.options.scheduler;
     scheduler?.afterStep?.();
 
-    const result = Promise.all([record, layer?.values]).then(([{ loss, stats }, figures]) => {
+    const result = Promise.all([record, layer?.values]).then(async ([{ loss, stats }, figures]) => {
       const reduced = this.update!.reduces;
+      const skipped = stats![STATS.skip]! !== 0;
+      // The host counted the step for the bias corrections; a skipped update did not happen.
+      if (skipped) this.options.optimizer.stepCount -= 1;
       const rec: StepRecord = {
         step,
         loss: loss![0]!,
         gradNorm: reduced ? stats![STATS.gradNorm]! : NaN,
         lr: lr * stats![STATS.lrFactor]!,
         penalty: stats![STATS.penalty]!,
+        ...(skipped ? { skipped } : {}),
         ...figures,
       };
       if (sweep) return rec;
       this.history.push(rec);
       scheduler?.onRecord?.(rec);
-      if (!Number.isFinite(rec.loss)) this.nonFinite(rec);
+      if (skipped || !Number.isFinite(rec.loss) || (reduced && !Number.isFinite(rec.gradNorm))) await this.nonFinite(rec);
       return rec;
     });
     // The first step after a compilation also surfaces asynchronous validation/memory errors.
@@ -400,19 +645,72 @@ export class Trainer {
     // Records reach callers in step order, even when one waited for a health check.
     const ordered = this.lastRecord.then(() => checked);
     this.lastRecord = ordered.catch(() => undefined);
-    return { loss: ordered.then((r) => r.loss), record: ordered };
+    const loss = ordered.then((r) => r.loss);
+    // The record carries the same failure: a caller that reads only one of them sees it once.
+    loss.catch(() => undefined);
+    return { loss, record: ordered };
   }
 
-  private nonFinite(rec: StepRecord): void {
+  /** Applies onNonFinite to a step whose loss or gradient norm is not finite. */
+  private async nonFinite(rec: StepRecord): Promise<void> {
     const mode = this.options.onNonFinite ?? 'warn';
+    if (mode === 'ignore' || (mode === 'warn' && this.warnedNonFinite)) return;
+    if (mode === 'warn') this.warnedNonFinite = true;
+    const layer = await this.firstNonFiniteGradient(rec);
     const message =
-      `Trainer: the loss of step ${rec.step} is ${rec.loss} (learning rate ${rec.lr}${Number.isNaN(rec.gradNorm) ? '' : `, gradient norm ${rec.gradNorm}`}). ` +
-      'Training has diverged: lower the learning rate, clip gradients (clipGradNorm) or check the inputs for NaN.';
+      `Trainer: step ${rec.step} has loss ${rec.loss} and gradient norm ${rec.gradNorm} at learning rate ${rec.lr}` +
+      `${layer ? `; the first parameter with a non-finite gradient is ${layer}` : ''}. ` +
+      `${rec.skipped ? 'Its update was skipped. ' : ''}` +
+      'Training has diverged: lower the learning rate, clip gradients (clipGradNorm) or check the data.';
     if (mode === 'throw') throw new Error(message);
-    if (mode === 'warn' && !this.warnedNonFinite) {
-      this.warnedNonFinite = true;
-      console.warn(message);
+    if (mode === 'stop') {
+      this.stopped ??= { step: rec.step, message };
+      return;
     }
+    if (mode === 'warn') console.warn(message);
+  }
+
+  /**
+   * The first parameter, in the model's order, whose gradient holds a NaN or an infinity: from
+   * the step's layer statistics when it was tracked, else from the gradients on the device now
+   * (those of the latest step to finish, `step` or one after it).
+   */
+  private async firstNonFiniteGradient(rec: StepRecord): Promise<string | null> {
+    if (rec.layerStats) {
+      const bad = Object.entries(rec.layerStats).find(([, s]) => !Number.isFinite(s.gradNorm));
+      return bad ? `'${bad[0]}' (step ${rec.step})` : null;
+    }
+    if (this.disposed || !this.flat) return null;
+    try {
+      const grads = await this.flat.readGradients();
+      const bad = Object.entries(grads).find(([, g]) => g.some((v) => !Number.isFinite(v)));
+      return bad ? `'${bad[0]}' (read after step ${rec.step})` : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Checks a whole dataset as `step` checks each batch (unless `checkInputs` is false): the kinds
+   * and lengths of x and y, finite values, class indices and token ids in range. Errors name the
+   * sample by its index in the dataset. Compiles the step for `batchSize` if needed, for the
+   * number of classes.
+   */
+  checkSamples(samples: Samples, batchSize: number, who = 'Trainer.checkSamples'): void {
+    if (this.disposed) throw new Error(`${who}: the trainer was disposed`);
+    const { inputShape, loss } = this.options;
+    const n = batchOf(samples.x, inputShape, 'fit');
+    this.inputType(samples.x, 'fit');
+    const per = targetsPerSample(samples, n, who);
+    if (this.options.checkInputs === false) return;
+    const plan = this.plan(Math.min(n, Number.isInteger(batchSize) && batchSize > 0 ? batchSize : n));
+    const y = samples.y;
+    if (loss.targets === 'class' && !(y instanceof Int32Array)) throw new Error(`${who}: ${loss.name} takes class indices as an Int32Array, got ${kindOf(y)}`);
+    if (loss.targets !== 'class' && !(y instanceof Float32Array)) throw new Error(`${who}: ${loss.name} takes targets as a Float32Array, got ${kindOf(y)}`);
+    const perBatch = plan.y.byteLength / 4 / plan.batch;
+    if (per !== perBatch) throw new Error(`${who}: y holds ${per} values per sample, the model's output takes ${perBatch}`);
+    checkInputValues(samples.x, inputShape, plan.ids, who, 'dataset');
+    checkTargetValues(loss, y, plan.classes, who, 'dataset', 0, per);
   }
 
   /**
@@ -492,6 +790,39 @@ export class Trainer {
     };
   }
 
+  /**
+   * The device memory this trainer holds, in bytes by kind: parameters, gradients, the optimizer's
+   * state, module buffers (running statistics), activations (the scratch buffers of every
+   * compiled train and eval step, reused within a step by liveness), the batch inputs, and the
+   * rest (per-step scalars, the record ring, layer statistics). Read from what was allocated, so
+   * it grows as new batch sizes compile.
+   */
+  memory(): TrainerMemory {
+    const bytes = (b: DeviceBuffer | null | undefined): number => b?.byteLength ?? 0;
+    if (!this.flat || this.disposed) {
+      return { parameters: 0, gradients: 0, optimizerState: 0, buffers: 0, activations: 0, inputs: 0, other: 0, total: 0 };
+    }
+    const state = this.options.optimizer.deviceState(this.backend).buffers.reduce((a, b) => a + b.byteLength, 0);
+    let activations = 0;
+    let inputs = 0;
+    for (const plan of [...this.plans.values(), ...this.evalPlans.values()]) {
+      activations += plan.compiled.buffers.reduce((a, b) => a + b.byteLength, 0);
+      inputs += bytes(plan.x) + bytes(plan.y);
+    }
+    for (const plan of this.plans.values()) activations += plan.tracked?.scratchBytes ?? 0;
+    const other = bytes(this.update!.stats) + bytes(this.stepInfo) + bytes(this.lossBuffer) + bytes(this.log!.ring) + (this.layerStats?.bytes ?? 0);
+    const parts = {
+      parameters: bytes(this.flat.layout.params),
+      gradients: bytes(this.flat.layout.grads),
+      optimizerState: state,
+      buffers: bytes(this.modelBuffers!.buffer),
+      activations,
+      inputs,
+      other,
+    };
+    return { ...parts, total: Object.values(parts).reduce((a, b) => a + b, 0) };
+  }
+
   /** The current gradients by parameter name (after the last step), read from the device. */
   async gradients(): Promise<Record<string, Float32Array>> {
     this.ensureState();
@@ -517,6 +848,12 @@ export class Trainer {
     this.disposed = true;
     await this.flat?.detach();
     await this.modelBuffers?.detach();
+    if (this.update) await this.options.optimizer.detach();
+    this.releaseDevice();
+  }
+
+  /** Frees every buffer and plan on the device; the model and optimizer are detached already. */
+  private releaseDevice(): void {
     this.log?.dispose();
     this.update?.dispose();
     this.layerStats?.dispose();
@@ -530,7 +867,10 @@ export class Trainer {
     this.plans.clear();
     this.evalPlans.clear();
     if (this.stepInfo) this.backend.destroyBuffer(this.stepInfo);
+    if (this.lossBuffer) this.backend.destroyBuffer(this.lossBuffer);
     this.flat?.dispose();
     this.modelBuffers?.dispose();
+    this.flat = this.modelBuffers = this.update = this.layerStats = this.log = null;
+    this.stepInfo = this.lossBuffer = null;
   }
 }

@@ -127,8 +127,8 @@ describe('per-step scalars by name', () => {
 
   it('the statistics struct is checked the same way, and STATS follows its order', () => {
     const stats = gradStats.bindings.find((b) => b.name === 'stats')!;
-    expect(stats.fields!.map((m) => m.name)).toEqual(['grad_norm', 'clip_coef', 'lr_factor', 'penalty']);
-    expect(STATS).toEqual({ gradNorm: 0, clipCoef: 1, lrFactor: 2, penalty: 3 });
+    expect(stats.fields!.map((m) => m.name)).toEqual(['grad_norm', 'clip_coef', 'lr_factor', 'penalty', 'skip']);
+    expect(STATS).toEqual({ gradNorm: 0, clipCoef: 1, lrFactor: 2, penalty: 3, skip: 4 });
     const wrong = { ...gradStats, bindings: gradStats.bindings.map((b) => (b === stats ? { ...b, fields: stats.fields!.slice(1) } : b)) };
     expect(() => reflectBindings(wrong)).toThrow(/binding 'stats'.*TypeScript declares \{clip_coef/);
   });

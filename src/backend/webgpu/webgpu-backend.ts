@@ -61,6 +61,7 @@ export class WebGpuBackend implements Backend {
   private readonly pipelines: PipelineCache;
   private nextId = 1;
   private lostReason: string | null = null;
+  readonly whenLost: Promise<string>;
   private readonly scopeErrors: Promise<string | null>[] = [];
 
   /**
@@ -75,8 +76,9 @@ export class WebGpuBackend implements Backend {
   ) {
     this.maxBufferBytes = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
     this.pipelines = new PipelineCache(device);
-    device.lost.then((info) => {
+    this.whenLost = device.lost.then((info) => {
       this.lostReason = `${info.reason ?? 'unknown'}: ${info.message}`;
+      return this.lostReason;
     });
     // Errors outside any scope (encoding, submit) would otherwise only reach the console.
     device.addEventListener('uncapturederror', (event) => {
