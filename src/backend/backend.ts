@@ -33,6 +33,8 @@ export interface Copy {
   readonly dstByteOffset?: number;
   /** A multiple of 4. */
   readonly byteLength: number;
+  /** Encode this copy before the program's launches (it sees the buffers as the last run left them). */
+  readonly before?: boolean;
 }
 
 /**
@@ -60,7 +62,10 @@ export interface Backend {
 
   createStaging(byteLength: number, label: string): Staging;
   compile(launches: readonly Launch[], label: string): Program;
-  /** Encodes every launch of `program` in order, then the copies, as one submit. Never waits. */
+  /**
+   * Encodes the copies marked `before`, every launch of `program` in order, then the other
+   * copies, as one submit. Never waits.
+   */
   run(program: Program, copies?: readonly Copy[]): void;
   /** Resolves when all submitted work has finished. */
   idle(): Promise<void>;

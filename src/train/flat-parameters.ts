@@ -99,13 +99,14 @@ export class FlatParameters {
   }
 
   /**
-   * Gives each parameter its values in `all` (a copy of the parameter buffer) as host data and
-   * releases it, without reading the device: for a device that was lost.
+   * Gives each parameter its values in `all` (a copy of the parameter buffer) as host data, or
+   * keeps its host data when `all` is null, and releases it without reading the device: for a
+   * device that was lost, or state that could not be made.
    */
-  restore(all: Float32Array): void {
+  restore(all: Float32Array | null): void {
     for (const p of this.order) {
       const o = this.offsets.get(p)!;
-      p.data = all.slice(o, o + p.numel);
+      if (all) p.data = all.slice(o, o + p.numel);
       p.store = null;
     }
   }
@@ -167,10 +168,10 @@ export class FlatBuffers {
   }
 
   /** As `FlatParameters.restore`, for the module buffers. */
-  restore(all: Float32Array): void {
+  restore(all: Float32Array | null): void {
     for (const b of this.order) {
       const o = this.offsets.get(b)!;
-      b.data = all.slice(o, o + b.numel);
+      if (all) b.data = all.slice(o, o + b.numel);
       b.store = null;
     }
   }

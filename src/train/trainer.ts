@@ -1,8 +1,9 @@
-import type { Program } from '../backend/backend.js';
+import type { Copy, Program, Staging } from '../backend/backend.js';
 import { type BufferView, type DeviceBuffer, type Launch, view } from '../backend/kernel.js';
 import type { Device } from '../device.js';
 import { compileGraph, type CompiledGraph } from '../graph/compile.js';
 import { EMBEDDING } from '../graph/ops/embedding.js';
+import type { Parameter } from '../graph/parameter.js';
 import { STEP_INFO, type Tensor } from '../graph/tensor.js';
 import type { Loss } from '../nn/loss.js';
 import type { Module } from '../nn/module.js';
@@ -279,9 +280,10 @@ export class Trainer {
   /** Reports of the recoveries from lost devices so far. */
   readonly recoveries: RecoveryReport[] = [];
   private current: Device;
-  /** The last complete snapshot, and whether a newer one is being read. */
+  /** The last complete snapshot; the step of the last one taken; the buffer they are read through. */
   private snapshot: Snapshot | null = null;
-  private snapshotting = false;
+  private snapshotStep = -Infinity;
+  private snapshotStaging: Staging | null = null;
 
   constructor(
     device: Device,
@@ -314,36 +316,47 @@ export class Trainer {
   }
 
   /**
-   * Copies the state after every step enqueued so far to the host, without waiting: the reads
-   * are queued behind those steps, and the host counters are taken now, in the same order.
+   * The copies that snapshot the state after every step enqueued so far, when one is due: encoded
+   * at the start of the next step's submit into one staging buffer made once, and read back
+   * without a wait. The host counters are taken now, in the same order. None while the last
+   * snapshot is still being read.
    */
-  private takeSnapshot(): void {
-    if (this.snapshotting) return;
+  private snapshotCopies(): { copies: Copy[]; read: () => void } | null {
+    const every = this.snapshotEvery;
+    if (every === 0 || this.stepCount - this.snapshotStep < every) return null;
     const backend = this.backend;
     const { optimizer } = this.options;
+    const sources = [this.flat!.layout.params, this.modelBuffers!.buffer, ...optimizer.deviceState(backend).buffers];
+    const total = sources.reduce((a, b) => a + b.byteLength, 0);
+    this.snapshotStaging ??= backend.createStaging(total, 'snapshot');
+    const staging = this.snapshotStaging;
+    if (staging.busy) return null;
+    let at = 0;
+    const copies = sources.map((src) => {
+      const copy = { src, dst: staging, dstByteOffset: at, byteLength: src.byteLength, before: true };
+      at += src.byteLength;
+      return copy;
+    });
     const host = {
       step: this.stepCount,
       optimizerStep: optimizer.stepCount,
       dataPosition: { ...this.dataPosition },
       schedule: this.schedule()?.stateDict() ?? null,
     };
-    const reads = [this.flat!.layout.params, this.modelBuffers!.buffer, ...optimizer.deviceState(backend).buffers].map((b) => backend.read(b));
-    this.snapshotting = true;
+    this.snapshotStep = this.stepCount;
     // Complete once the records of the steps before it are in `history` too.
-    Promise.all([this.lastRecord, ...reads]).then(
-      ([, params, buffers, ...state]) => {
-        if (backend !== this.backend) return;
-        this.snapshot = {
-          ...host,
-          params: new Float32Array(params as ArrayBuffer),
-          buffers: new Float32Array(buffers as ArrayBuffer),
-          state: state.map((s) => new Float32Array(s as ArrayBuffer)),
-        };
-      },
-      () => undefined,
-    ).finally(() => {
-      this.snapshotting = false;
-    });
+    const recordsIn = this.lastRecord;
+    const read = () => {
+      Promise.all([staging.read(), recordsIn]).then(
+        ([bytes]) => {
+          if (backend !== this.backend) return;
+          const parts = copies.map((c) => new Float32Array(bytes.slice(c.dstByteOffset, c.dstByteOffset + c.byteLength)));
+          this.snapshot = { ...host, params: parts[0]!, buffers: parts[1]!, state: parts.slice(2) };
+        },
+        () => undefined,
+      );
+    };
+    return { copies, read };
   }
 
   /**
@@ -384,6 +397,7 @@ export class Trainer {
     this.releaseDevice();
     this.current = next;
     this.stepCount = snap.step;
+    this.snapshotStep = snap.step;
     this.dataPosition = { ...snap.dataPosition };
     // The steps from the snapshot on run again; their records (those that came) go.
     const kept = this.history.filter((r) => r.step < snap.step);
@@ -397,6 +411,19 @@ export class Trainer {
 
   private ensureState(): void {
     if (this.flat) return;
+    try {
+      this.makeState();
+    } catch (e) {
+      // All or nothing: what was made goes, and the model keeps its host values.
+      (this.flat as FlatParameters | null)?.restore(null);
+      (this.modelBuffers as FlatBuffers | null)?.restore(null);
+      this.options.optimizer.discardDeviceState();
+      this.releaseDevice();
+      throw e;
+    }
+  }
+
+  private makeState(): void {
     const { optimizer, clipGradNorm, clipGradValue, l1, l2, scheduler, trackGradNorm } = this.options;
     this.model.namedParameters();
     this.flat = new FlatParameters(this.backend, this.model.parameters(), optimizer);
@@ -439,10 +466,27 @@ export class Trainer {
     const flat = this.flat!;
     const params = flat.order.filter((p) => flat.trained.has(p));
     const t = trace(this.model, { batch, inputShape: this.options.inputShape, inputDtype: this.inputKind ?? 'f32', training: true, loss: this.options.loss, wrt: params });
-    const xBuf = this.backend.createBuffer(t.x.numel * 4, `x[${batch}]`);
-    const yBuf = this.backend.createBuffer(t.y!.numel * 4, `y[${batch}]`);
-    const bound = this.boundInputs(t, xBuf, yBuf);
     if (t.loss!.numel !== 1) throw new Error(`Trainer: the loss must be one number, got shape [${t.loss!.shape.join(', ')}] (use reduction 'mean' or 'sum')`);
+    // All or nothing: a failure (out of memory, say) frees what this compilation made.
+    const undo: (() => void)[] = [];
+    try {
+      const plan = this.compileStep(t, batch, params, undo);
+      this.plans.set(batch, plan);
+      this.unchecked = true;
+      return plan;
+    } catch (e) {
+      for (const u of undo.reverse()) u();
+      throw e;
+    }
+  }
+
+  private compileStep(t: Traced, batch: number, params: Parameter[], undo: (() => void)[]): StepPlan {
+    const flat = this.flat!;
+    const xBuf = this.backend.createBuffer(t.x.numel * 4, `x[${batch}]`);
+    undo.push(() => this.backend.destroyBuffer(xBuf));
+    const yBuf = this.backend.createBuffer(t.y!.numel * 4, `y[${batch}]`);
+    undo.push(() => this.backend.destroyBuffer(yBuf));
+    const bound = this.boundInputs(t, xBuf, yBuf);
     const lossView = view(this.lossBuffer!, 0, 1);
     bound.set(t.loss!, lossView);
     const outputs: Tensor[] = [t.loss!];
@@ -454,14 +498,13 @@ export class Trainer {
     });
     const label = `train[batch ${batch}]`;
     const compiled = compileGraph(this.backend, { graph: t.graph, bound, outputs, label });
+    undo.push(() => compiled.dispose());
     const program = this.backend.compile([...compiled.launches, ...this.update!.launches], label);
+    undo.push(() => program.dispose());
     const tracked = this.layerStats?.trackedStep({ graph: t.graph, bound, outputs, label }, compiled, this.update!.launches) ?? null;
     const classes = this.options.loss.targets === 'class' ? (t.output.shape[1] ?? 1) : 0;
     const trackedLoss = tracked ? lossView : null;
-    const plan = { batch, x: xBuf, y: yBuf, compiled, program, tracked, loss: lossView, trackedLoss, classes, ids: idLimit(t) };
-    this.plans.set(batch, plan);
-    this.unchecked = true;
-    return plan;
+    return { batch, x: xBuf, y: yBuf, compiled, program, tracked, loss: lossView, trackedLoss, classes, ids: idLimit(t) };
   }
 
   /** Views for the batch inputs, the per-step scalars and every parameter of a traced graph. */
@@ -488,17 +531,28 @@ export class Trainer {
       training: false,
       loss: withLoss ? this.options.loss : undefined,
     });
-    const xBuf = this.backend.createBuffer(t.x.numel * 4, `eval-x[${batch}]`);
-    const yBuf = t.y ? this.backend.createBuffer(t.y.numel * 4, `eval-y[${batch}]`) : null;
-    const outputs = [t.output, t.loss, t.correct].filter((o): o is Tensor => o !== null);
-    const label = `eval[batch ${batch}]`;
-    const compiled = compileGraph(this.backend, { graph: t.graph, bound: this.boundInputs(t, xBuf, yBuf), outputs, label });
+    const made: DeviceBuffer[] = [];
+    let compiled: CompiledGraph | null = null;
+    let program: Program;
+    try {
+      made.push(this.backend.createBuffer(t.x.numel * 4, `eval-x[${batch}]`));
+      if (t.y) made.push(this.backend.createBuffer(t.y.numel * 4, `eval-y[${batch}]`));
+      const outputs = [t.output, t.loss, t.correct].filter((o): o is Tensor => o !== null);
+      const label = `eval[batch ${batch}]`;
+      compiled = compileGraph(this.backend, { graph: t.graph, bound: this.boundInputs(t, made[0]!, made[1] ?? null), outputs, label });
+      program = this.backend.compile(compiled.launches, label);
+    } catch (e) {
+      // All or nothing, as for a train step.
+      compiled?.dispose();
+      for (const b of made) this.backend.destroyBuffer(b);
+      throw e;
+    }
     const plan: EvalPlan = {
       batch,
-      x: xBuf,
-      y: yBuf,
+      x: made[0]!,
+      y: made[1] ?? null,
       compiled,
-      program: this.backend.compile(compiled.launches, label),
+      program,
       output: compiled.views.get(t.output)!,
       loss: t.loss ? compiled.views.get(t.loss)! : null,
       correct: t.correct ? compiled.views.get(t.correct)! : null,
@@ -595,8 +649,7 @@ export class Trainer {
     if (check) checkInputValues(x, this.options.inputShape, plan.ids, 'Trainer.step', 'batch');
     checkTargets(this.options.loss, plan, y, check);
 
-    const every = this.snapshotEvery;
-    if (every > 0 && this.stepCount % every === 0) this.takeSnapshot();
+    const snapshot = this.snapshotCopies();
     this.backend.write(plan.x, x);
     this.backend.write(plan.y, y);
     const lr = this.options.optimizer.paramGroups[0]?.lr ?? NaN;
@@ -613,7 +666,9 @@ export class Trainer {
       { name: 'stats', src: this.update!.stats, byteOffset: 0, floats: 5 },
     ]);
     const layer = tracked?.record() ?? null;
-    this.backend.run(tracked ? tracked.program : plan.program, layer ? [...copies, ...layer.copies] : copies);
+    const all = [...(snapshot?.copies ?? []), ...copies, ...(layer?.copies ?? [])];
+    this.backend.run(tracked ? tracked.program : plan.program, all);
+    snapshot?.read();
     // Sweep steps (findLr) stay outside the schedule, the history and the non-finite policy.
     const sweep = this.sweeping;
     const scheduler = sweep ? undefined : this.options.scheduler;
@@ -794,7 +849,7 @@ export class Trainer {
    * The device memory this trainer holds, in bytes by kind: parameters, gradients, the optimizer's
    * state, module buffers (running statistics), activations (the scratch buffers of every
    * compiled train and eval step, reused within a step by liveness), the batch inputs, and the
-   * rest (per-step scalars, the record ring, layer statistics). Read from what was allocated, so
+   * rest (per-step scalars, the record ring, layer statistics, the snapshot's staging buffer). Read from what was allocated, so
    * it grows as new batch sizes compile.
    */
   memory(): TrainerMemory {
@@ -810,7 +865,8 @@ export class Trainer {
       inputs += bytes(plan.x) + bytes(plan.y);
     }
     for (const plan of this.plans.values()) activations += plan.tracked?.scratchBytes ?? 0;
-    const other = bytes(this.update!.stats) + bytes(this.stepInfo) + bytes(this.lossBuffer) + bytes(this.log!.ring) + (this.layerStats?.bytes ?? 0);
+    const other =
+      bytes(this.update!.stats) + bytes(this.stepInfo) + bytes(this.lossBuffer) + bytes(this.log!.ring) + (this.layerStats?.bytes ?? 0) + (this.snapshotStaging?.byteLength ?? 0);
     const parts = {
       parameters: bytes(this.flat.layout.params),
       gradients: bytes(this.flat.layout.grads),
@@ -872,5 +928,7 @@ export class Trainer {
     this.modelBuffers?.dispose();
     this.flat = this.modelBuffers = this.update = this.layerStats = this.log = null;
     this.stepInfo = this.lossBuffer = null;
+    this.snapshotStaging?.dispose();
+    this.snapshotStaging = null;
   }
 }

@@ -314,6 +314,35 @@ describe('resources', () => {
   });
 });
 
+describe('out of memory', () => {
+  it('an allocation that fails names the buffer and the layer, frees what the compilation made, and a smaller batch still trains', async () => {
+    const { device, live } = countingDevice(await cpu());
+    const real = device.backend.createBuffer.bind(device.backend);
+    let budget = Infinity;
+    device.backend.createBuffer = (bytes, label) => {
+      if (bytes > budget) throw new Error(`buffer '${label}' of ${bytes} bytes: out of memory`);
+      return real(bytes, label);
+    };
+    nn.manualSeed(1);
+    const model = new nn.Sequential(new nn.Linear(6, 64), new nn.ReLU(), new nn.Linear(64, 2));
+    const trainer = new Trainer(device, model, { loss: new nn.MSELoss(), optimizer: new optim.SGD(model.parameters(), { lr: 0.1 }), inputShape: [6] });
+    // Out of memory while the trainer sets up: nothing stays allocated, and the model keeps its values.
+    const before = await model.stateDict();
+    budget = 8191;
+    expect(() => trainer.step(new Float32Array(6 * 2), new Float32Array(4))).toThrow(/buffer 'step-log' of 8192 bytes: out of memory/);
+    expect([...live.values()]).toEqual([]);
+    expect(await model.stateDict()).toEqual(before);
+    budget = Infinity;
+    await trainer.step(new Float32Array(6 * 2), new Float32Array(4)).loss;
+    const held = live.size;
+    budget = 32 * 64 * 4 - 1;
+    expect(() => trainer.step(new Float32Array(6 * 32), new Float32Array(64))).toThrow(/buffer 'train\[batch 32\]\/scratch\d+ for '0\.Linear\(6, 64\)\+relu' \[32, 64\]' of 8192 bytes: out of memory/);
+    expect(live.size).toBe(held);
+    expect(trainer.stepCount).toBe(1);
+    expect(Number.isFinite(await trainer.step(new Float32Array(6 * 2), new Float32Array(4)).loss)).toBe(true);
+  });
+});
+
 describe('determinism', () => {
   it('the same seed gives the same loss curve bit for bit, with dropout; another seed does not', async () => {
     const run = async (seed: number) => {

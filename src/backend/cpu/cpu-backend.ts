@@ -86,7 +86,7 @@ export class CpuBackend implements Backend {
     const id = this.nextId++;
     const buffer: CpuBuffer = this.wasm
       ? { id, byteLength, label, own: null, byteOffset: this.wasm.heap.allocate(byteLength, label) }
-      : { id, byteLength, label, own: new ArrayBuffer(byteLength), byteOffset: 0 };
+      : { id, byteLength, label, own: hostBytes(byteLength, label), byteOffset: 0 };
     return buffer;
   }
 
@@ -145,19 +145,22 @@ export class CpuBackend implements Backend {
   run(program: Program, copies: readonly Copy[] = []): void {
     const p = program as CpuProgram;
     if (p.generation !== this.generation) this.bindViews(p);
+    for (const c of copies) if (c.before) this.copy(c);
     for (const step of p.steps) {
       if (step.fast) step.fast(step.call);
       else step.launch.kernel.cpu(step.call);
     }
-    for (const c of copies) {
-      const src = this.bytes(c.src);
-      const srcOffset = this.address(c.src, c.srcByteOffset ?? 0);
-      const dstOffset = c.dstByteOffset ?? 0;
-      if (c.dst instanceof CpuStaging) c.dst.fill(src, srcOffset, dstOffset, c.byteLength);
-      else {
-        const dst = c.dst as DeviceBuffer;
-        new Uint8Array(this.bytes(dst), this.address(dst, dstOffset), c.byteLength).set(new Uint8Array(src, srcOffset, c.byteLength));
-      }
+    for (const c of copies) if (!c.before) this.copy(c);
+  }
+
+  private copy(c: Copy): void {
+    const src = this.bytes(c.src);
+    const srcOffset = this.address(c.src, c.srcByteOffset ?? 0);
+    const dstOffset = c.dstByteOffset ?? 0;
+    if (c.dst instanceof CpuStaging) c.dst.fill(src, srcOffset, dstOffset, c.byteLength);
+    else {
+      const dst = c.dst as DeviceBuffer;
+      new Uint8Array(this.bytes(dst), this.address(dst, dstOffset), c.byteLength).set(new Uint8Array(src, srcOffset, c.byteLength));
     }
   }
 
@@ -166,4 +169,13 @@ export class CpuBackend implements Backend {
   async health(): Promise<void> {}
 
   dispose(): void {}
+}
+
+/** A zeroed ArrayBuffer, or an error naming the buffer and its size when the host is out of memory. */
+function hostBytes(byteLength: number, label: string): ArrayBuffer {
+  try {
+    return new ArrayBuffer(byteLength);
+  } catch (e) {
+    throw new Error(`buffer '${label}' of ${byteLength} bytes: out of memory (${(e as Error).message})`);
+  }
 }

@@ -215,6 +215,11 @@ export class WebGpuBackend implements Backend {
     this.checkAlive();
     const encoder = this.device.createCommandEncoder();
     const { recorded } = program as GpuProgram;
+    const copy = (c: Copy) => {
+      const dst = c.dst instanceof GpuStaging ? c.dst.buffer : (c.dst as GpuBuffer).gpu;
+      encoder.copyBufferToBuffer((c.src as GpuBuffer).gpu, c.srcByteOffset ?? 0, dst, c.dstByteOffset ?? 0, c.byteLength);
+    };
+    for (const c of copies) if (c.before) copy(c);
     if (recorded.length > 0) {
       const pass = encoder.beginComputePass();
       for (const r of recorded) {
@@ -224,10 +229,7 @@ export class WebGpuBackend implements Backend {
       }
       pass.end();
     }
-    for (const c of copies) {
-      const dst = c.dst instanceof GpuStaging ? c.dst.buffer : (c.dst as GpuBuffer).gpu;
-      encoder.copyBufferToBuffer((c.src as GpuBuffer).gpu, c.srcByteOffset ?? 0, dst, c.dstByteOffset ?? 0, c.byteLength);
-    }
+    for (const c of copies) if (!c.before) copy(c);
     this.device.queue.submit([encoder.finish()]);
     const filled = new Set(copies.map((c) => c.dst).filter((d) => d instanceof GpuStaging));
     for (const staging of filled) staging.filled();
