@@ -17,15 +17,6 @@ struct AverageParams {
   eps: f32,
 }
 
-// The step's gradient statistics, as grad_stats.wgsl writes them.
-struct GradStats {
-  grad_norm: f32,
-  clip_coef: f32,
-  lr_factor: f32,
-  penalty: f32,
-  skip: f32,
-}
-
 override wg: u32 = 1;
 
 @group(0) @binding(0) var<uniform> params: AverageParams;

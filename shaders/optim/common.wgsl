@@ -36,15 +36,6 @@ struct UpdateParams {
   clip_value: f32,
 }
 
-// The step's gradient statistics; grad_stats.wgsl declares the same struct to write it.
-struct GradStats {
-  grad_norm: f32,
-  clip_coef: f32,
-  lr_factor: f32,
-  penalty: f32,
-  skip: f32,
-}
-
 override wg: u32 = 256;
 override elems: u32 = 4u;              // vec4s per invocation
 override clip_by_norm: bool = false;   // multiply by stats.clip_coef

@@ -21,15 +21,6 @@ struct StatsParams {
   eps: f32,
 }
 
-// Read by the update shaders, which declare the same struct (optim/common.wgsl).
-struct GradStats {
-  grad_norm: f32,
-  clip_coef: f32,
-  lr_factor: f32,
-  penalty: f32,
-  skip: f32,
-}
-
 override wg: u32 = 256;           // a power of two, at most 256
 override norm_inf: bool = false;
 override clip_by_norm: bool = false;

@@ -6,7 +6,7 @@
 import source from '../../shaders/optim/average_lr.wgsl';
 import type { BufferView, KernelSpec, Launch } from '../backend/kernel.js';
 import { launch } from './launch.js';
-import { f, STATS } from './optim.js';
+import { f, STATS, statsSource } from './optim.js';
 import { withCommon } from './source.js';
 
 /** Floats of the running pair [v, p]. */
@@ -28,7 +28,7 @@ const STATS_FIELDS = Object.entries(STATS)
 
 export const averageLr: KernelSpec = {
   name: 'optim/average_lr',
-  wgsl: withCommon(source),
+  wgsl: withCommon(`${statsSource}\n${source}`),
   entry: 'average_lr',
   params: [
     { name: 'beta', type: 'f32' },

@@ -13,15 +13,19 @@ import optimCommon from '../../shaders/optim/common.wgsl';
 import gradNormSource from '../../shaders/optim/grad_norm.wgsl';
 import gradStatsSource from '../../shaders/optim/grad_stats.wgsl';
 import normLanesSource from '../../shaders/optim/norm_lanes.wgsl';
+import statsSource from '../../shaders/optim/stats.wgsl';
 import type { BindingSpec, CpuInvocation, KernelSpec, ParamSpec } from '../backend/kernel.js';
 import { withCommon } from './source.js';
+
+/** `struct GradStats`, for the shaders that read or write the step's statistics. */
+export { statsSource };
 
 /** Workgroup size of every optimizer kernel; the reductions need a power of two <= 256. */
 export const OPTIM_WG = 256;
 
 const scalars = (names: readonly string[]): ParamSpec[] => names.map((name) => ({ name, type: 'f32' }));
 
-/** The members of the WGSL `struct GradStats`, in order. */
+/** The members of the WGSL `struct GradStats` (shaders/optim/stats.wgsl), in order. */
 const STATS_FIELDS = ['grad_norm', 'clip_coef', 'lr_factor', 'penalty', 'skip'] as const;
 
 /** Where each statistic sits in the `stats` buffer (a GradStats struct), by its camelCase name. */
@@ -124,7 +128,7 @@ export function updateKernel<const H extends string>(spec: UpdateKernelSpec<H>):
   ];
   return {
     name: `optim/${spec.name}`,
-    wgsl: withCommon(`${optimCommon}\n${spec.source}`),
+    wgsl: withCommon(`${statsSource}\n${optimCommon}\n${spec.source}`),
     entry: 'update',
     params: UPDATE_PARAMS,
     bindings,
@@ -238,7 +242,7 @@ export const gradNormPartial: KernelSpec = {
  */
 export const gradStats: KernelSpec = {
   name: 'optim/grad_stats',
-  wgsl: withCommon(`${gradStatsSource}\n${normLanesSource}`),
+  wgsl: withCommon(`${statsSource}\n${gradStatsSource}\n${normLanesSource}`),
   entry: 'grad_stats',
   params: [
     { name: 'count', type: 'u32' },
