@@ -315,6 +315,15 @@ export abstract class Optimizer {
     this.stepCount = step;
   }
 
+  /**
+   * Frees the device state without reading it back: the optimizer keeps the state it had on the
+   * host. For a device state just uploaded (a trainer that failed to start), or a lost device.
+   */
+  discardDeviceState(): void {
+    if (this.device) this.release(this.device);
+    this.device = null;
+  }
+
   private release(device: DeviceState): void {
     device.released = true;
     for (const b of device.buffers) device.backend.destroyBuffer(b);
