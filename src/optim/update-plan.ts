@@ -81,6 +81,12 @@ const HYPER_BLOCK = VIEW_ALIGN;
 const STATS_LENGTH = VIEW_ALIGN;
 /** At most this many workgroups per group in the norm reduction; each thread loops over the rest. */
 const MAX_PARTIALS = 256;
+/**
+ * The same on a software adapter (SwiftShader), where every workgroup's barriers switch between
+ * its invocations on the CPU: 256 workgroups of 256 cost 50x more than the loads they share out.
+ * A few long workgroups, one or two per core, do the same work for the price of the loads.
+ */
+const SOFTWARE_PARTIALS = 2;
 
 /**
  * The layout `planUpdate` expects for an optimizer's groups, from `base` (a multiple of 64):
@@ -177,7 +183,8 @@ export function planUpdate(backend: Backend, optimizer: Optimizer, layout: FlatL
 
   const launches: Launch[] = [];
   if (reduces) {
-    const counts = layout.groups.map(({ length }) => Math.min(MAX_PARTIALS, Math.max(1, Math.ceil(length / (OPTIM_WG * 4)))));
+    const most = backend.software ? SOFTWARE_PARTIALS : MAX_PARTIALS;
+    const counts = layout.groups.map(({ length }) => Math.min(most, Math.max(1, Math.ceil(length / (OPTIM_WG * 4)))));
     const total = counts.reduce((a, b) => a + b, 0);
     const partials = make(alignUp(2 * total, VIEW_ALIGN), 'partials');
     let base = 0;
