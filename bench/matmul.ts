@@ -11,12 +11,15 @@ import { view } from '../src/backend/kernel.js';
 import { createDevice } from '../src/device.js';
 import { matmulLaunch } from '../src/kernels/matmul.js';
 import { loadWebgpu } from './node-webgpu.js';
+import type { Prepared, WindowPlan } from './timing.js';
 
 export interface MatmulBenchRow {
   readonly size: number;
   readonly runs: number;
   readonly medianMs: number;
   readonly gflops: number;
+  /** Timed windows (of `runs / windows` runs each), where the runs were timed in windows. */
+  readonly windows?: number;
 }
 
 function median(xs: number[]): number {
@@ -56,6 +59,47 @@ async function benchSize(backend: Backend, size: number): Promise<MatmulBenchRow
   for (const buf of [a, b, c, dummy]) backend.destroyBuffer(buf);
   const medianMs = median(times);
   return { size, runs, medianMs, gflops: (2 * size ** 3) / (medianMs * 1e6) };
+}
+
+/** The matrices both libraries multiply: the same values everywhere. */
+export function matmulFill(size: number): Float32Array {
+  const fill = new Float32Array(size * size);
+  for (let i = 0; i < fill.length; i++) fill[i] = Math.sin(i) * 0.5;
+  return fill;
+}
+
+/**
+ * One size as a side that takes turns with others (bench/main.ts): each iteration runs the
+ * one-launch program, a window waits for the backend once. GFLOP/s = 2·n³ / median time.
+ */
+export function descentMatmulSide(backend: Backend, size: number, plan: WindowPlan, label: string): Prepared<MatmulBenchRow> {
+  const bytes = size * size * 4;
+  const a = backend.createBuffer(bytes, 'bench/a');
+  const b = backend.createBuffer(bytes, 'bench/b');
+  const c = backend.createBuffer(bytes, 'bench/c');
+  const dummy = backend.createBuffer(4, 'bench/dummy');
+  const fill = matmulFill(size);
+  backend.write(a, fill);
+  backend.write(b, fill);
+  const launch = matmulLaunch({ m: size, n: size, k: size }, { a: view(a), b: view(b), c: view(c) }, view(dummy), 'bench');
+  const program = backend.compile([launch], `bench/matmul${size}`);
+  return {
+    side: {
+      label,
+      plan,
+      enqueue: () => backend.run(program),
+      async settle() {
+        await backend.idle();
+        // Surfaces pipeline and bind-group errors, which would otherwise pass as impossibly fast runs.
+        await (backend as { health?: () => Promise<void> }).health?.();
+      },
+    },
+    async finish(timing) {
+      program.dispose();
+      for (const buf of [a, b, c, dummy]) backend.destroyBuffer(buf);
+      return { size, runs: timing.iterations, windows: timing.windowsMs.length, medianMs: timing.medianMs, gflops: (2 * size ** 3) / (timing.medianMs * 1e6) };
+    },
+  };
 }
 
 /** One row per size, measured in order. */

@@ -4,6 +4,8 @@
  * ourselves from a device of our own (a counting one) instead of letting the package request an
  * adapter, so both libraries are measured on the same adapter with the same instrumentation.
  */
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { countDevice, type GpuCounter } from './counting-gpu.js';
@@ -62,7 +64,30 @@ export async function useTfWebGpu(gpu: GPU, counter: GpuCounter): Promise<TfWebG
   };
 }
 
+/** The TF.js backends the bench measures. */
+export type TfBackendName = 'webgpu' | 'wasm' | 'cpu';
+
 /** Switches tfjs to its pure-JavaScript 'cpu' backend. */
 export async function useTfCpu(): Promise<void> {
-  if (!(await tf.setBackend('cpu'))) throw new Error("tfjs: setBackend('cpu') failed");
+  await useTfBackend('cpu');
+}
+
+/** Makes `name` the active tfjs backend (registered already: webgpu by useTfWebGpu, wasm by useTfWasm). */
+export async function useTfBackend(name: TfBackendName): Promise<void> {
+  if (tf.getBackend() === name) return;
+  if (!(await tf.setBackend(name))) throw new Error(`tfjs: setBackend('${name}') failed`);
+}
+
+/**
+ * Registers TensorFlow.js's 'wasm' backend (XNNPACK kernels, WebAssembly SIMD, one thread, the
+ * configuration a page without cross-origin isolation gets) and makes it the active one. In Node
+ * the package cannot locate its .wasm files by itself: they are given as paths into its dist/.
+ */
+export async function useTfWasm(): Promise<void> {
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const main = createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm');
+  wasm.setWasmPaths(`${join(dirname(main), '..', 'dist')}/`);
+  wasm.setThreadsCount(1);
+  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  await useTfBackend('wasm');
 }

@@ -46,6 +46,11 @@ export interface Side {
   settle(): Promise<void>;
   /** Called between the warm-up and the first timed window (to snapshot counters). */
   onTimed?(): void;
+  /**
+   * Called, untimed, before the warm-up and before each of this side's windows: TF.js sides make
+   * their backend the active one here, so that sides on different TF.js backends can take turns.
+   */
+  enter?(): Promise<void>;
 }
 
 interface Progress {
@@ -81,6 +86,7 @@ async function turns(sides: readonly Side[], entering: (label: string) => void, 
   const progress: Progress[] = sides.map(() => ({ next: 0, spent: 0, windowsMs: [] }));
   for (const [s, side] of sides.entries()) {
     entering(side.label);
+    await side.enter?.();
     const t0 = performance.now();
     for (let w = 0; w < side.plan.warmup; w++) {
       side.enqueue(progress[s]!.next++);
@@ -98,6 +104,7 @@ async function turns(sides: readonly Side[], entering: (label: string) => void, 
         continue;
       }
       entering(side.label);
+      await side.enter?.();
       const t0 = performance.now();
       for (let k = 0; k < side.plan.perWindow; k++) side.enqueue(p.next++);
       await side.settle();

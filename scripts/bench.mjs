@@ -1,7 +1,8 @@
 // `npm run bench`: bundles bench/main.ts (WGSL as text; webgpu and TensorFlow.js left to Node)
-// and runs it on WebGPU (Dawn on SwiftShader unless told otherwise), Descent and TF.js side by
-// side. A full run writes bench/RESULTS.md. Arguments pass through: --only=mlp,adam,matmul,
-// --quick, --out=FILE.
+// and runs it: Descent against TF.js on WebGPU (Dawn on SwiftShader unless told otherwise) and on
+// the CPU (tfjs wasm and cpu), and PyTorch's CPU step where python3 has torch. A full run writes
+// bench/RESULTS.md, bench/results.json and bench/step-vs-batch.svg. Arguments pass through:
+// --only=mlp,cnn,transformer,matmul,adam,torch,bundle,sweep, --quick, --no-gpu, --out=DIR/FILE.md.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { webgpuEnv } from './env.mjs';
