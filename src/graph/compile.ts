@@ -136,7 +136,7 @@ export function compileGraph(backend: Backend, req: CompileRequest): CompiledGra
     views.set(t, v);
     return v;
   };
-  const io = { view: viewOf, dummy: { buffer: dummies[0]!, offset: 0, length: VIEW_ALIGN }, dummyOut: { buffer: dummies[1]!, offset: 0, length: VIEW_ALIGN } };
+  const io = { view: viewOf, dummy: { buffer: dummies[0]!, offset: 0, length: VIEW_ALIGN }, dummyOut: { buffer: dummies[1]!, offset: 0, length: VIEW_ALIGN }, software: backend.software };
   const launches: Launch[] = [];
   for (const node of order) {
     try {

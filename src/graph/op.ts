@@ -18,6 +18,11 @@ export interface LowerIO {
   view(t: Tensor): BufferView;
   readonly dummy: BufferView;
   readonly dummyOut: BufferView;
+  /**
+   * The backend runs kernels on a few CPU cores (`Backend.software`): reductions then choose few
+   * invocations per workgroup, because every barrier switches between its groups of invocations.
+   */
+  readonly software: boolean;
 }
 
 /**

@@ -16,6 +16,11 @@ import { withCommon } from './source.js';
 const wgsl = withCommon(source);
 /** Rows (queries, or keys for dK/dV) per workgroup, one per invocation. */
 const WG = 64;
+/**
+ * The same on a software adapter, where each barrier of a tile load switches between the
+ * workgroup's groups of invocations and idle rows of a short sequence still cost their turn.
+ */
+const SOFTWARE_WG = 32;
 /** The private row arrays of the shader hold this many floats. */
 export const MAX_HEAD_DIM = 128;
 /** Keys per step of the online softmax (BLOCK in the shader). */
@@ -220,6 +225,11 @@ export const attentionGradQ = spec(
   [read('q'), read('k'), read('v'), read('attn_mask'), read('d_o'), read('row_stats'), write('dq')],
   attentionGradQTwin,
 );
+
+/** Rows per workgroup for `AttentionShape.wg`: fewer on a software adapter (`Backend.software`). */
+export function attentionGroupSize(software: boolean): number {
+  return software ? SOFTWARE_WG : WG;
+}
 
 /** Checks the sizes the kernels support; errors name the layer and the offending size. */
 export function checkAttentionShape(shape: AttentionShape, who: string): void {

@@ -4,7 +4,7 @@ import type { BindingSpec, BufferView, CpuInvocation, KernelSpec, Launch, ParamS
 import { grid1d } from '../backend/kernel.js';
 import { launch } from './launch.js';
 import { withCommon } from './source.js';
-import { reductionGroupSize, rstdOf, treeMoments, treeSums } from './welford.js';
+import { type ReductionOptions, reductionGroupSize, rstdOf, treeMoments, treeSums } from './welford.js';
 
 /**
  * Batch normalisation over channels (shaders/batch_norm.wgsl): per-channel statistics by Welford
@@ -187,12 +187,13 @@ export function batchNormStatsLaunch(
   s: BatchNormShape,
   bindings: { x: BufferView; mean_out: BufferView; variance_out: BufferView },
   label = 'batch_norm_stats',
+  options: ReductionOptions = {},
 ): Launch {
   checkShape(s, label);
   return launch(batchNormStats, {
     bindings,
     params: shapeParams(s),
-    overrides: { wg: reductionGroupSize(s.batch * s.spatial) },
+    overrides: { wg: reductionGroupSize(s.batch * s.spatial, options) },
     workgroups: grid1d(s.channels, 1),
     needs: { x: s.batch * s.channels * s.spatial, mean_out: s.channels, variance_out: s.channels },
     label,
@@ -225,6 +226,7 @@ export function batchNormBackwardReduceLaunch(
   eps: number,
   bindings: { x: BufferView; dy: BufferView; mean: BufferView; variance: BufferView; sum_dy_out: BufferView; sum_dy_xhat_out: BufferView },
   label = 'batch_norm_backward_reduce',
+  options: ReductionOptions = {},
 ): Launch {
   checkShape(s, label);
   const n = s.batch * s.channels * s.spatial;
@@ -232,7 +234,7 @@ export function batchNormBackwardReduceLaunch(
   return launch(batchNormBackwardReduce, {
     bindings,
     params: shapeParams(s, eps),
-    overrides: { wg: reductionGroupSize(s.batch * s.spatial) },
+    overrides: { wg: reductionGroupSize(s.batch * s.spatial, options) },
     workgroups: grid1d(c, 1),
     needs: { x: n, dy: n, mean: c, variance: c, sum_dy_out: c, sum_dy_xhat_out: c },
     label,

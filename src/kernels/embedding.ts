@@ -93,8 +93,13 @@ function paramsOf(s: EmbeddingShape, rowsPerBlock: number): Record<string, numbe
   return { tokens: s.tokens, num: s.num, dim: s.dim, padding_idx: s.paddingIdx ?? -1, rows_per_block: rowsPerBlock };
 }
 
-/** Rows each gradient invocation owns: about GRAD_INVOCATIONS invocations, at least one row each. */
-export function rowsPerBlock(num: number, dim: number): number {
+/**
+ * Rows each gradient invocation owns: about GRAD_INVOCATIONS invocations, at least one row each.
+ * On a software adapter (`software`) one block of all rows: the few cores gain nothing from more
+ * invocations than `dim`, and each extra block rereads the whole id list.
+ */
+export function rowsPerBlock(num: number, dim: number, software = false): number {
+  if (software) return num;
   const blocks = Math.min(num, Math.max(1, Math.ceil(GRAD_INVOCATIONS / dim)));
   return Math.ceil(num / blocks);
 }

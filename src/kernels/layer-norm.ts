@@ -4,7 +4,7 @@ import type { BindingSpec, BufferView, CpuInvocation, KernelSpec, Launch, ParamS
 import { grid1d } from '../backend/kernel.js';
 import { launch } from './launch.js';
 import { withCommon } from './source.js';
-import { reductionGroupSize, rstdOf, treeMoments, treeSums } from './welford.js';
+import { type ReductionOptions, reductionGroupSize, rstdOf, treeMoments, treeSums } from './welford.js';
 
 /**
  * Layer normalisation over the last `cols` values of each row (shaders/layer_norm.wgsl): the
@@ -123,6 +123,7 @@ export function layerNormForwardLaunch(
   bindings: { x: BufferView; weight?: BufferView; bias?: BufferView; y: BufferView; mean_out: BufferView; rstd_out: BufferView },
   dummy: BufferView,
   label = 'layer_norm_forward',
+  options: ReductionOptions = {},
 ): Launch {
   checkShape(s, label);
   const n = s.rows * s.cols;
@@ -130,7 +131,7 @@ export function layerNormForwardLaunch(
   return launch(layerNormForward, {
     bindings: { ...bindings, weight: weight ?? dummy, bias: bias ?? dummy },
     params: { ...s, eps },
-    overrides: { wg: reductionGroupSize(s.cols), has_weight: weight ? 1 : 0, has_bias: bias ? 1 : 0 },
+    overrides: { wg: reductionGroupSize(s.cols, options), has_weight: weight ? 1 : 0, has_bias: bias ? 1 : 0 },
     workgroups: grid1d(s.rows, 1),
     needs: { x: n, y: n, mean_out: s.rows, rstd_out: s.rows, ...(weight ? { weight: s.cols } : {}), ...(bias ? { bias: s.cols } : {}) },
     label,
@@ -142,6 +143,7 @@ export function layerNormBackwardInputLaunch(
   bindings: { x: BufferView; dy: BufferView; weight?: BufferView; mean: BufferView; rstd: BufferView; dx: BufferView },
   dummy: BufferView,
   label = 'layer_norm_backward_input',
+  options: ReductionOptions = {},
 ): Launch {
   checkShape(s, label);
   const n = s.rows * s.cols;
@@ -149,7 +151,7 @@ export function layerNormBackwardInputLaunch(
   return launch(layerNormBackwardInput, {
     bindings: { ...bindings, weight: weight ?? dummy },
     params: { ...s, eps: 0 },
-    overrides: { wg: reductionGroupSize(s.cols), has_weight: weight ? 1 : 0 },
+    overrides: { wg: reductionGroupSize(s.cols, options), has_weight: weight ? 1 : 0 },
     workgroups: grid1d(s.rows, 1),
     needs: { x: n, dy: n, dx: n, mean: s.rows, rstd: s.rows, ...(weight ? { weight: s.cols } : {}) },
     label,
@@ -160,13 +162,14 @@ export function layerNormBackwardParamsLaunch(
   s: LayerNormShape,
   bindings: { x: BufferView; dy: BufferView; mean: BufferView; rstd: BufferView; dweight: BufferView; dbias: BufferView },
   label = 'layer_norm_backward_params',
+  options: ReductionOptions = {},
 ): Launch {
   checkShape(s, label);
   const n = s.rows * s.cols;
   return launch(layerNormBackwardParams, {
     bindings,
     params: { ...s, eps: 0 },
-    overrides: { wg: reductionGroupSize(s.rows) },
+    overrides: { wg: reductionGroupSize(s.rows, options) },
     workgroups: grid1d(s.cols, 1),
     needs: { x: n, dy: n, mean: s.rows, rstd: s.rows, dweight: s.cols, dbias: s.cols },
     label,

@@ -71,10 +71,24 @@ export function rstdOf(variance: number, eps: number): number {
   return f(1 / Math.sqrt(f(variance + f(eps))));
 }
 
+/** How a launch helper of a reduction should size its workgroups. */
+export interface ReductionOptions {
+  /**
+   * The backend is a software adapter or the CPU (`Backend.software`): there every barrier
+   * switches between the workgroup's groups of invocations, which costs more than the few values
+   * each invocation would otherwise sum, so one SIMD-wide group works best.
+   */
+  readonly software?: boolean;
+}
+
+/** Invocations of a software adapter's reduction workgroup: one SwiftShader SIMD group. */
+const SOFTWARE_GROUP = 4;
+
 /**
  * Invocations per workgroup for a reduction over `m` values: short channels and rows waste fewer
  * lanes; 256 is the most WebGPU allows by default.
  */
-export function reductionGroupSize(m: number): number {
+export function reductionGroupSize(m: number, options: ReductionOptions = {}): number {
+  if (options.software) return SOFTWARE_GROUP;
   return m <= 64 ? 64 : 256;
 }

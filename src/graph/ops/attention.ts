@@ -1,4 +1,5 @@
 import {
+  attentionGroupSize,
   type AttentionShape,
   attentionDeltaLaunch,
   attentionForwardLaunch,
@@ -83,7 +84,7 @@ export const ATTENTION: OpDef<AttentionAttrs> = {
   lower(node, io) {
     const [q, k, v, mask] = node.inputs as [Tensor, Tensor, Tensor, Tensor | undefined];
     const [o, lse] = node.outputs as [Tensor, Tensor];
-    const shape = attentionShape(q, k, v, mask, node.attrs);
+    const shape = { ...attentionShape(q, k, v, mask, node.attrs), wg: attentionGroupSize(io.software) };
     const bindings = { q: io.view(q), k: io.view(k), v: io.view(v), attn_mask: mask ? io.view(mask) : io.dummy, o: io.view(o), lse: io.view(lse) };
     return [attentionForwardLaunch(shape, bindings, node.label)];
   },
@@ -108,7 +109,7 @@ export const ATTENTION_GRAD: OpDef<AttentionAttrs> = {
   lower(node, io) {
     const [q, k, v, o, lse, gradOut, mask] = node.inputs as [Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor | undefined];
     const [dq, dk, dv, stats] = node.outputs as [Tensor, Tensor, Tensor, Tensor];
-    const shape = attentionShape(q, k, v, mask, node.attrs);
+    const shape = { ...attentionShape(q, k, v, mask, node.attrs), wg: attentionGroupSize(io.software) };
     const common = { q: io.view(q), k: io.view(k), v: io.view(v), attn_mask: mask ? io.view(mask) : io.dummy, d_o: io.view(gradOut), row_stats: io.view(stats) };
     return [
       attentionDeltaLaunch(shape, { o_fwd: io.view(o), lse_fwd: io.view(lse), d_o: io.view(gradOut), stats: io.view(stats) }, node.label),

@@ -1,4 +1,4 @@
-import { embeddingGradLaunch, embeddingLaunch } from '../../kernels/embedding.js';
+import { embeddingGradLaunch, embeddingLaunch, rowsPerBlock } from '../../kernels/embedding.js';
 import { ONE, type OpDef } from '../op.js';
 import { shapeString, type Tensor } from '../tensor.js';
 
@@ -55,7 +55,7 @@ export const EMBEDDING_GRAD: OpDef<EmbeddingAttrs & { readonly num: number }> = 
     const [dy, ids] = node.inputs as [Tensor, Tensor];
     const dw = node.outputs[0]!;
     const s = { tokens: ids.numel, num: node.attrs.num, dim: dw.shape[1]!, paddingIdx: node.attrs.paddingIdx };
-    return [embeddingGradLaunch(s, { ids: io.view(ids), dy: io.view(dy), dw: io.view(dw) }, node.label)];
+    return [embeddingGradLaunch(s, { ids: io.view(ids), dy: io.view(dy), dw: io.view(dw) }, node.label, rowsPerBlock(s.num, s.dim, io.software))];
   },
 };
 

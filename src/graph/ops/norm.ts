@@ -107,7 +107,7 @@ export const BATCH_NORM: OpDef<BatchNormAttrs> = {
     const [y, mean, variance] = node.outputs as [Tensor, Tensor?, Tensor?];
     const stats = running ?? { mean: mean!, variance: variance! };
     const launches = a.batchStats
-      ? [batchNormStatsLaunch(s, { x: io.view(x), mean_out: io.view(mean!), variance_out: io.view(variance!) }, `${node.label}.stats`)]
+      ? [batchNormStatsLaunch(s, { x: io.view(x), mean_out: io.view(mean!), variance_out: io.view(variance!) }, `${node.label}.stats`, { software: io.software })]
       : [];
     const bindings = {
       x: io.view(x),
@@ -143,7 +143,7 @@ export const BATCH_NORM_GRAD_REDUCE: OpDef<{ eps: number }> = {
       sum_dy_out: io.view(sumDy),
       sum_dy_xhat_out: io.view(sumDyXhat),
     };
-    return [batchNormBackwardReduceLaunch(channelShape(x), node.attrs.eps, bindings, node.label)];
+    return [batchNormBackwardReduceLaunch(channelShape(x), node.attrs.eps, bindings, node.label, { software: io.software })];
   },
 };
 
@@ -347,7 +347,7 @@ export const LAYER_NORM: OpDef<LayerNormAttrs> = {
       mean_out: io.view(mean),
       rstd_out: io.view(rstd),
     };
-    return [layerNormForwardLaunch(rowShape(x, a.normalizedShape), a.eps, bindings, io.dummy, node.label)];
+    return [layerNormForwardLaunch(rowShape(x, a.normalizedShape), a.eps, bindings, io.dummy, node.label, { software: io.software })];
   },
 };
 
@@ -367,7 +367,7 @@ export const LAYER_NORM_GRAD_INPUT: OpDef<{ normalizedShape: readonly number[]; 
       rstd: io.view(rstd),
       dx: io.view(node.outputs[0]!),
     };
-    return [layerNormBackwardInputLaunch(rowShape(x, node.attrs.normalizedShape), bindings, io.dummy, node.label)];
+    return [layerNormBackwardInputLaunch(rowShape(x, node.attrs.normalizedShape), bindings, io.dummy, node.label, { software: io.software })];
   },
 };
 
@@ -384,7 +384,7 @@ export const LAYER_NORM_GRAD_PARAMS: OpDef<{ normalizedShape: readonly number[] 
     const [x, dy, mean, rstd] = node.inputs as [Tensor, Tensor, Tensor, Tensor];
     const [dw, db] = node.outputs as [Tensor, Tensor];
     const bindings = { x: io.view(x), dy: io.view(dy), mean: io.view(mean), rstd: io.view(rstd), dweight: io.view(dw), dbias: io.view(db) };
-    return [layerNormBackwardParamsLaunch(rowShape(x, node.attrs.normalizedShape), bindings, node.label)];
+    return [layerNormBackwardParamsLaunch(rowShape(x, node.attrs.normalizedShape), bindings, node.label, { software: io.software })];
   },
 };
 
