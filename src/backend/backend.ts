@@ -69,6 +69,12 @@ export interface Backend {
   run(program: Program, copies?: readonly Copy[]): void;
   /** Resolves when all submitted work has finished. */
   idle(): Promise<void>;
+  /**
+   * Runs `program` as `run` does, each launch in a pass of its own with GPU timestamps around
+   * it, and resolves to each launch's time on the device in milliseconds. Present only where the
+   * device has timestamps (WebGPU with 'timestamp-query').
+   */
+  timeRun?(program: Program, copies?: readonly Copy[]): Promise<number[]>;
   /** Rejects with the validation or out-of-memory errors raised so far (WebGPU reports them late). */
   health(): Promise<void>;
   /**

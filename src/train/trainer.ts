@@ -274,6 +274,8 @@ export class Trainer {
    * the message; `fit` ends, and `step()` may still be called (after lowering the rate, say).
    */
   stopped: { step: number; message: string } | null = null;
+  /** Set while profileStep runs its step: the dispatch times come back here. */
+  private timing: { times: Promise<number[]> | null; launches: readonly Launch[] | null } | null = null;
   /** Set while findLr runs its sweep steps. */
   private sweeping = false;
 
@@ -659,7 +661,8 @@ export class Trainer {
     this.stepScalars[1] = step;
     this.backend.write(this.stepInfo!, this.stepScalars);
     // Tracked steps submit the program with the statistics' launches, and their record's copies.
-    const tracked = !this.sweeping && this.layerStats?.tracks(step) ? plan.tracked : null;
+    // Profiled steps time the plain program, without the statistics.
+    const tracked = !this.sweeping && !this.timing && this.layerStats?.tracks(step) ? plan.tracked : null;
     const lossView = tracked ? plan.trackedLoss! : plan.loss;
     const { copies, record } = this.log!.record(step, [
       { name: 'loss', src: lossView.buffer, byteOffset: lossView.offset * 4, floats: 1 },
@@ -667,7 +670,11 @@ export class Trainer {
     ]);
     const layer = tracked?.record() ?? null;
     const all = [...(snapshot?.copies ?? []), ...copies, ...(layer?.copies ?? [])];
-    this.backend.run(tracked ? tracked.program : plan.program, all);
+    if (this.timing) {
+      this.timing.launches = [...plan.compiled.launches, ...this.update!.launches];
+      this.timing.times = this.backend.timeRun!(plan.program, all);
+    }
+    else this.backend.run(tracked ? tracked.program : plan.program, all);
     snapshot?.read();
     // Sweep steps (findLr) stay outside the schedule, the history and the non-finite policy.
     const sweep = this.sweeping;
@@ -877,6 +884,35 @@ export class Trainer {
       other,
     };
     return { ...parts, total: Object.values(parts).reduce((a, b) => a + b, 0) };
+  }
+
+  /**
+   * Runs one training step on (x, y) with GPU timestamps around each dispatch (WebGPU devices
+   * with 'timestamp-query') and resolves to each dispatch's kernel, layer and time on the device
+   * in milliseconds, in order, with their total. The step is a real one: it trains and is
+   * recorded like any other. Each dispatch runs in a compute pass of its own here, so the total
+   * can exceed a normal step's time by the passes' overhead.
+   */
+  async profileStep(
+    x: Float32Array | Int32Array | Batched<Float32Array | Int32Array>,
+    y: Int32Array | Float32Array | Batched<Int32Array | Float32Array>,
+  ): Promise<{ dispatches: { kernel: string; ms: number }[]; totalMs: number }> {
+    if (!this.backend.timeRun) {
+      throw new Error(`Trainer.profileStep: ${this.backend.description} has no GPU timestamps ('timestamp-query'); time dispatches on the host instead (bench/profile-step.ts)`);
+    }
+    this.timing = { times: null, launches: null };
+    let result: StepResult;
+    let timing: NonNullable<Trainer['timing']>;
+    try {
+      result = this.step(x, y);
+    } finally {
+      timing = this.timing;
+      this.timing = null;
+    }
+    const [times] = await Promise.all([timing.times!, result.record]);
+    const launches = timing.launches!;
+    const dispatches = times.map((ms, i) => ({ kernel: `${launches[i]!.kernel.name}: ${launches[i]!.label ?? ''}`.trim(), ms }));
+    return { dispatches, totalMs: times.reduce((a, b) => a + b, 0) };
   }
 
   /** The current gradients by parameter name (after the last step), read from the device. */

@@ -62,6 +62,7 @@ export class WebGpuBackend implements Backend {
   private nextId = 1;
   private lostReason: string | null = null;
   readonly whenLost: Promise<string>;
+  readonly timeRun?: (program: Program, copies?: readonly Copy[]) => Promise<number[]>;
   private readonly scopeErrors: Promise<string | null>[] = [];
 
   /**
@@ -76,6 +77,7 @@ export class WebGpuBackend implements Backend {
   ) {
     this.maxBufferBytes = Math.min(device.limits.maxBufferSize, device.limits.maxStorageBufferBindingSize);
     this.pipelines = new PipelineCache(device);
+    if (device.features.has('timestamp-query')) this.timeRun = (program, copies) => this.timed(program, copies ?? []);
     this.whenLost = device.lost.then((info) => {
       this.lostReason = `${info.reason ?? 'unknown'}: ${info.message}`;
       return this.lostReason;
@@ -209,6 +211,44 @@ export class WebGpuBackend implements Backend {
     });
     if (uniforms) this.device.queue.writeBuffer(uniforms, 0, staged);
     return new GpuProgram(label, recorded, uniforms);
+  }
+
+  /** `run` with a pass per launch and a timestamp at each end of it: profiling, so it allocates. */
+  private async timed(program: Program, copies: readonly Copy[]): Promise<number[]> {
+    this.checkAlive();
+    const { recorded } = program as GpuProgram;
+    const count = Math.max(2, 2 * recorded.length);
+    const querySet = this.device.createQuerySet({ type: 'timestamp', count });
+    const resolved = this.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const readback = this.device.createBuffer({ size: count * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const encoder = this.device.createCommandEncoder();
+      const copy = (c: Copy) => {
+        const dst = c.dst instanceof GpuStaging ? c.dst.buffer : (c.dst as GpuBuffer).gpu;
+        encoder.copyBufferToBuffer((c.src as GpuBuffer).gpu, c.srcByteOffset ?? 0, dst, c.dstByteOffset ?? 0, c.byteLength);
+      };
+      for (const c of copies) if (c.before) copy(c);
+      recorded.forEach((r, i) => {
+        const pass = encoder.beginComputePass({ timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } });
+        pass.setPipeline(r.pipeline);
+        pass.setBindGroup(0, r.bindGroup);
+        pass.dispatchWorkgroups(r.workgroups[0], r.workgroups[1], r.workgroups[2]);
+        pass.end();
+      });
+      for (const c of copies) if (!c.before) copy(c);
+      encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
+      encoder.copyBufferToBuffer(resolved, 0, readback, 0, count * 8);
+      this.device.queue.submit([encoder.finish()]);
+      for (const staging of new Set(copies.map((c) => c.dst).filter((d) => d instanceof GpuStaging))) staging.filled();
+      await readback.mapAsync(GPUMapMode.READ);
+      const ticks = new BigUint64Array(readback.getMappedRange().slice(0));
+      readback.unmap();
+      return recorded.map((_, i) => Number(ticks[2 * i + 1]! - ticks[2 * i]!) / 1e6);
+    } finally {
+      querySet.destroy();
+      resolved.destroy();
+      readback.destroy();
+    }
   }
 
   run(program: Program, copies: readonly Copy[] = []): void {
