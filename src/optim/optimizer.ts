@@ -306,8 +306,7 @@ export abstract class Optimizer {
    */
   restorePacked(packed: readonly Float32Array[], step: number): void {
     if (packed.length !== this.paramGroups.length) throw new Error(`${this.name}: a snapshot of ${packed.length} groups for ${this.paramGroups.length}`);
-    if (this.device) this.release(this.device);
-    this.device = null;
+    this.discardDeviceState();
     this.hostState = this.paramGroups.map((group, g) => {
       const stride = stateStride(group);
       return Object.fromEntries(this.stateSlots(group).map((slot, s) => [slot, packed[g]!.slice(s * stride, (s + 1) * stride)]));
