@@ -15,7 +15,7 @@ import * as nn from '../src/nn/index.js';
 import * as optim from '../src/optim/index.js';
 import { Trainer } from '../src/train/trainer.js';
 import { type GpuCounter, perStep } from './counting-gpu.js';
-import { generator, type StepBench } from './mlp.js';
+import { generator, type StepBench, trainerSide } from './mlp.js';
 import { tf, type TfBackendName, useTfBackend } from './tfjs-setup.js';
 import type { Prepared, WindowPlan } from './timing.js';
 
@@ -66,28 +66,7 @@ export function descentCnnStep(device: Device, counter: GpuCounter | undefined, 
   const optimizer = new optim.Adam(model.parameters(), { lr: ADAM.lr, betas: [ADAM.beta1, ADAM.beta2], eps: ADAM.eps });
   const trainer = new Trainer(device, model, { loss: new nn.CrossEntropyLoss(), optimizer, inputShape: [1, SIDE, SIDE] });
   const data = cnnData();
-  const losses: number[] = [];
-  let last: Promise<number> = Promise.resolve(NaN);
-  let before = counter?.snapshot();
-  return {
-    side: {
-      label,
-      plan,
-      enqueue(i) {
-        last = trainer.step(data.x[i % BATCHES]!, data.y[i % BATCHES]!).loss;
-      },
-      async settle() {
-        losses.push(await last);
-        await trainer.idle();
-      },
-      onTimed: () => (before = counter?.snapshot()),
-    },
-    async finish(timing) {
-      const counts = counter && before ? perStep(counter.since(before), timing.iterations) : undefined;
-      await trainer.dispose();
-      return { timing, counts, firstLoss: losses[0]! };
-    },
-  };
+  return trainerSide(trainer, counter, plan, label, (i) => [data.x[i % BATCHES]!, data.y[i % BATCHES]!]);
 }
 
 /** torch's conv weight [out, in=1, kh, kw] as tfjs's filter [kh, kw, in=1, out]. */

@@ -105,6 +105,20 @@ export function descentStep(device: Device, counter: GpuCounter | undefined, kin
     seed: 5,
     ...(kind === 'adam-dropout-clip' ? { clipGradNorm: CLIP_NORM } : {}),
   });
+  return trainerSide(trainer, counter, plan, label, (i) => [data.x[i % BATCHES]!, data.y[i % BATCHES]!]);
+}
+
+/**
+ * A timed side that enqueues `trainer.step` on `batch(i)`, settles on the last loss and an idle
+ * queue, and reports the first loss and (on WebGPU, with `counter`) the GPU calls per timed step.
+ */
+export function trainerSide(
+  trainer: Trainer,
+  counter: GpuCounter | undefined,
+  plan: WindowPlan,
+  label: string,
+  batch: (i: number) => [Float32Array | Int32Array, Int32Array | Float32Array],
+): Prepared<StepBench> {
   const losses: number[] = [];
   let last: Promise<number> = Promise.resolve(NaN);
   let before = counter?.snapshot();
@@ -113,7 +127,7 @@ export function descentStep(device: Device, counter: GpuCounter | undefined, kin
       label,
       plan,
       enqueue(i) {
-        last = trainer.step(data.x[i % BATCHES]!, data.y[i % BATCHES]!).loss;
+        last = trainer.step(...batch(i)).loss;
       },
       async settle() {
         losses.push(await last);

@@ -11,8 +11,8 @@ import type { Tensor } from '../src/graph/tensor.js';
 import * as nn from '../src/nn/index.js';
 import * as optim from '../src/optim/index.js';
 import { Trainer } from '../src/train/trainer.js';
-import { type GpuCounter, perStep } from './counting-gpu.js';
-import { generator, type StepBench } from './mlp.js';
+import type { GpuCounter } from './counting-gpu.js';
+import { generator, type StepBench, trainerSide } from './mlp.js';
 import type { Prepared, WindowPlan } from './timing.js';
 
 const F = nn.functional;
@@ -77,26 +77,5 @@ export function descentGptStep(device: Device, counter: GpuCounter | undefined, 
     ids.push(seq.slice(0, n));
     next.push(seq.slice(1));
   }
-  const losses: number[] = [];
-  let last: Promise<number> = Promise.resolve(NaN);
-  let before = counter?.snapshot();
-  return {
-    side: {
-      label,
-      plan,
-      enqueue(i) {
-        last = trainer.step(ids[i % BATCHES]!, next[i % BATCHES]!).loss;
-      },
-      async settle() {
-        losses.push(await last);
-        await trainer.idle();
-      },
-      onTimed: () => (before = counter?.snapshot()),
-    },
-    async finish(timing) {
-      const counts = counter && before ? perStep(counter.since(before), timing.iterations) : undefined;
-      await trainer.dispose();
-      return { timing, counts, firstLoss: losses[0]! };
-    },
-  };
+  return trainerSide(trainer, counter, plan, label, (i) => [ids[i % BATCHES]!, next[i % BATCHES]!]);
 }
