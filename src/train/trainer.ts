@@ -669,7 +669,7 @@ export class Trainer {
       { name: 'stats', src: this.update!.stats, byteOffset: 0, floats: 5 },
     ]);
     const layer = tracked?.record() ?? null;
-    const all = [...(snapshot?.copies ?? []), ...copies, ...(layer?.copies ?? [])];
+    const all = snapshot || layer ? [...(snapshot?.copies ?? []), ...copies, ...(layer?.copies ?? [])] : copies;
     if (this.timing) {
       this.timing.launches = [...plan.compiled.launches, ...this.update!.launches];
       this.timing.times = this.backend.timeRun!(plan.program, all);
